@@ -1,0 +1,360 @@
+"""The PNAS cell search space as pure data (no TensorFlow).
+
+A cell is a sequence of blocks. A block reads two hidden states, applies one
+operator to each and adds the results. Hidden-state indices follow the official
+PNASNet-5 code: 0 = H(c-1), 1 = H(c-2), 2 + i = the output of block i + 1. A block
+may read the two cell inputs and any earlier block of its cell.
+
+String form (usable on a command line without quoting): blocks joined by ",",
+each block "op:input+op:input". The published PNASNet-5 cell reads
+
+    sep5x5:1+max3x3:1,sep7x7:0+max3x3:0,sep5x5:0+sep3x3:0,sep3x3:4+max3x3:0,
+    sep3x3:1+identity:0
+
+Canonical form. Two cells that build the same family of networks (same
+parameter count, same function class, same initial-weight distribution) are one
+cell. `Cell.canonical` removes two symmetries, both exactly:
+  1. operand order inside a block (addition commutes);
+  2. the numbering of blocks: any renumbering that keeps the DAG (every block
+     still after the blocks it reads). The cell output concatenates all block
+     outputs; a renumbering only permutes those channels, and everything that
+     reads a cell output (1x1 convs, factorized reduction, per-channel ops, the
+     head) absorbs a channel permutation into its own weights.
+It does not merge cells whose operators differ but happen to compute related
+functions. The canonical cell orders blocks by (depth in the DAG, structure),
+breaks ties between structurally identical blocks by trying their orders, and
+sorts the operands of every block by (input, operator).
+"""
+
+import dataclasses
+import fractions
+import functools
+import itertools
+import math
+from typing import Iterable, NamedTuple, Sequence
+
+# The paper's 8 operators under their stable short names. The order is part of
+# the interface: predictors use the position as the operator's token id.
+OPERATIONS = (
+    "sep3x3",
+    "sep5x5",
+    "sep7x7",
+    "conv1x7_7x1",
+    "identity",
+    "avg3x3",
+    "max3x3",
+    "dil3x3",
+)
+NUM_OPERATIONS = len(OPERATIONS)
+_OP_INDEX = {name: index for index, name in enumerate(OPERATIONS)}
+
+# Hidden states every cell reads: 0 = H(c-1), 1 = H(c-2).
+NUM_CELL_INPUTS = 2
+
+
+class Block(NamedTuple):
+  """One block: op1(hidden state in1) + op2(hidden state in2)."""
+  in1: int
+  op1: str
+  in2: int
+  op2: str
+
+  def operands(self) -> tuple[tuple[int, str], tuple[int, str]]:
+    return ((self.in1, self.op1), (self.in2, self.op2))
+
+  def __str__(self) -> str:
+    return f"{self.op1}:{self.in1}+{self.op2}:{self.in2}"
+
+
+def _check_block(block: Block, position: int) -> None:
+  """Raises ValueError unless `block` is valid as block number `position` (0-based)."""
+  limit = NUM_CELL_INPUTS + position
+  for inp, op in block.operands():
+    if op not in _OP_INDEX:
+      raise ValueError(
+          f"unknown operator {op!r} in block {position + 1} ({block}); "
+          f"known operators: {', '.join(OPERATIONS)}")
+    if not isinstance(inp, int) or isinstance(inp, bool) or not 0 <= inp < limit:
+      raise ValueError(
+          f"input {inp!r} out of range in block {position + 1} ({block}): "
+          f"block {position + 1} may read hidden states 0..{limit - 1}")
+
+
+def _parse_operand(text: str, position: int) -> tuple[int, str]:
+  parts = text.split(":")
+  if len(parts) != 2:
+    raise ValueError(
+        f"operand {text!r} in block {position + 1} must be 'operator:input', "
+        "e.g. 'sep3x3:0'")
+  op, inp = parts[0].strip(), parts[1].strip()
+  if not inp.isdigit():
+    raise ValueError(
+        f"input {inp!r} of operand {text!r} in block {position + 1} "
+        "is not a non-negative integer")
+  return int(inp), op
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """An immutable, hashable cell: a tuple of blocks in computation order."""
+  blocks: tuple[Block, ...]
+
+  def __post_init__(self):
+    blocks = tuple(Block(*block) for block in self.blocks)
+    object.__setattr__(self, "blocks", blocks)
+    if not blocks:
+      raise ValueError("a cell needs at least one block")
+    for position, block in enumerate(blocks):
+      _check_block(block, position)
+
+  @property
+  def num_blocks(self) -> int:
+    return len(self.blocks)
+
+  def __str__(self) -> str:
+    return ",".join(str(block) for block in self.blocks)
+
+  @classmethod
+  def parse(cls, text: str) -> "Cell":
+    """Parses the string form, or a named cell such as "PNASNet-5".
+
+    Args:
+      text: e.g. "sep3x3:0+max3x3:1,identity:2+sep5x5:0".
+
+    Returns:
+      The cell, in the block order written (not canonicalized).
+
+    Raises:
+      ValueError: naming the malformed token, the unknown operator or the
+        out-of-range input.
+    """
+    named = NAMED_CELLS.get(text.strip().lower())
+    if named is not None:
+      return named
+    if not text.strip():
+      raise ValueError("empty cell string")
+    blocks = []
+    for position, block_text in enumerate(text.split(",")):
+      operands = block_text.split("+")
+      if len(operands) != 2:
+        raise ValueError(
+            f"block {position + 1} ({block_text.strip()!r}) has "
+            f"{len(operands)} operand(s); a block is 'op:input+op:input'")
+      (in1, op1), (in2, op2) = (
+          _parse_operand(operand, position) for operand in operands)
+      block = Block(in1, op1, in2, op2)
+      _check_block(block, position)
+      blocks.append(block)
+    return cls(tuple(blocks))
+
+  def canonical(self) -> "Cell":
+    """Returns the canonical representative of this cell (see module doc)."""
+    return Cell(_canonical_blocks(self.blocks))
+
+  def is_canonical(self) -> bool:
+    return self.canonical() == self
+
+  def token_ids(self) -> list[tuple[int, int, int, int]]:
+    """(in1, in2, op1 id, op2 id) per block: the paper's predictor tokens."""
+    return [(b.in1, b.in2, _OP_INDEX[b.op1], _OP_INDEX[b.op2])
+            for b in self.blocks]
+
+
+def _structure_keys(blocks: Sequence[Block]) -> list[tuple[int, str]]:
+  """(depth, structural expression) per block; both invariant under renumbering."""
+  keys: list[tuple[int, str]] = []
+  for block in blocks:
+    depth = 1
+    terms = []
+    for inp, op in block.operands():
+      if inp < NUM_CELL_INPUTS:
+        terms.append(f"{op}:{inp}")
+      else:
+        source_depth, source_expr = keys[inp - NUM_CELL_INPUTS]
+        depth = max(depth, source_depth + 1)
+        terms.append(f"{op}:({source_expr})")
+    keys.append((depth, "+".join(sorted(terms))))
+  return keys
+
+
+def _renumbered(blocks: Sequence[Block], order: Sequence[int]) -> tuple[Block, ...]:
+  """The blocks taken in `order`, with references and operand order rewritten."""
+  new_index = {old: NUM_CELL_INPUTS + new for new, old in enumerate(order)}
+  result = []
+  for old in order:
+    operands = [
+        (inp if inp < NUM_CELL_INPUTS else new_index[inp - NUM_CELL_INPUTS], op)
+        for inp, op in blocks[old].operands()]
+    operands.sort(key=lambda operand: (operand[0], _OP_INDEX[operand[1]]))
+    (in1, op1), (in2, op2) = operands
+    result.append(Block(in1, op1, in2, op2))
+  return tuple(result)
+
+
+def _encoding(blocks: Sequence[Block]) -> tuple[int, ...]:
+  return tuple(itertools.chain.from_iterable(
+      (b.in1, _OP_INDEX[b.op1], b.in2, _OP_INDEX[b.op2]) for b in blocks))
+
+
+def _canonical_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
+  keys = _structure_keys(blocks)
+  order = sorted(range(len(blocks)), key=keys.__getitem__)
+  # Blocks with equal keys are structurally identical; which of them a later
+  # block reads still matters, so try every order among them and keep the least.
+  groups = [list(group) for _, group in itertools.groupby(order, keys.__getitem__)]
+  if all(len(group) == 1 for group in groups):
+    return _renumbered(blocks, order)
+  candidates = (
+      _renumbered(blocks, list(itertools.chain.from_iterable(choice)))
+      for choice in itertools.product(
+          *(itertools.permutations(group) for group in groups)))
+  return min(candidates, key=_encoding)
+
+
+def _unique_operand_pairs(position: int) -> Iterable[Block]:
+  """Every block at 0-based `position` with operands in (input, operator) order."""
+  operands = [(inp, op) for inp in range(NUM_CELL_INPUTS + position)
+              for op in OPERATIONS]
+  for (in1, op1), (in2, op2) in itertools.combinations_with_replacement(
+      operands, 2):
+    yield Block(in1, op1, in2, op2)
+
+
+def _expand_blocks(blocks: tuple[Block, ...]) -> list[Cell]:
+  seen: dict[tuple[Block, ...], None] = {}
+  for block in _unique_operand_pairs(len(blocks)):
+    seen.setdefault(_canonical_blocks(blocks + (block,)), None)
+  return [Cell(canonical) for canonical in seen]
+
+
+def initial_cells() -> list[Cell]:
+  """Every unique 1-block cell (136 of them), canonical, in a fixed order."""
+  return _expand_blocks(())
+
+
+def expand(cell: Cell) -> list[Cell]:
+  """Every unique cell made by appending one block to `cell`, canonical.
+
+  Args:
+    cell: any cell (it need not be canonical).
+
+  Returns:
+    The distinct canonical cells of cell.num_blocks + 1 blocks whose first
+    blocks are `cell`, in a fixed order.
+  """
+  return _expand_blocks(tuple(cell.blocks))
+
+
+def ordered_block_count(b: int) -> int:
+  """Blocks at position b (1-based) counting operand order: (b+1)^2 * 8^2."""
+  _check_position(b)
+  return (b + 1) ** 2 * NUM_OPERATIONS ** 2
+
+
+def unordered_block_count(b: int) -> int:
+  """Blocks at position b with the two operands unordered: n(n+1)/2."""
+  _check_position(b)
+  operands = (b + 1) * NUM_OPERATIONS
+  return operands * (operands + 1) // 2
+
+
+def ordered_cell_count(num_blocks: int) -> int:
+  """Cells of `num_blocks` blocks without removing any symmetry (the paper's 10^14)."""
+  return math.prod(ordered_block_count(b) for b in range(1, num_blocks + 1))
+
+
+def unordered_cell_count(num_blocks: int) -> int:
+  """Cells with operand order removed, block numbering not (an upper bound)."""
+  return math.prod(unordered_block_count(b) for b in range(1, num_blocks + 1))
+
+
+def unique_cell_count(num_blocks: int) -> int:
+  """Cells of `num_blocks` blocks up to both symmetries `Cell.canonical` removes.
+
+  Counted exactly, without enumerating, by Burnside's lemma: the unique cells
+  are the orbits of block-labelled cells (any acyclic reading pattern, operand
+  pairs unordered) under relabelling of the blocks. For each cycle type of a
+  relabelling, the cells it fixes are counted as acyclic graphs over its cycles
+  (Robinson's inclusion-exclusion over the set of blocks nobody reads).
+
+  Args:
+    num_blocks: B >= 1.
+
+  Returns:
+    The number of distinct canonical cells; 136 for B = 1, 31620 for B = 2.
+  """
+  _check_position(num_blocks)
+  total = fractions.Fraction(0)
+  for cycle_lengths in _partitions(num_blocks):
+    permutations_of_type = fractions.Fraction(
+        math.factorial(num_blocks),
+        math.prod(length ** cycle_lengths.count(length)
+                  * math.factorial(cycle_lengths.count(length))
+                  for length in set(cycle_lengths)))
+    total += permutations_of_type * _fixed_cells(cycle_lengths)
+  total /= math.factorial(num_blocks)
+  assert total.denominator == 1
+  return int(total)
+
+
+def _partitions(n: int, largest: int | None = None) -> Iterable[tuple[int, ...]]:
+  largest = n if largest is None else largest
+  if n == 0:
+    yield ()
+    return
+  for first in range(min(n, largest), 0, -1):
+    for rest in _partitions(n - first, first):
+      yield (first,) + rest
+
+
+def _fixed_cells(cycle_lengths: tuple[int, ...]) -> int:
+  """Labelled cells fixed by one relabelling whose cycles have these lengths."""
+  cycles = range(len(cycle_lengths))
+
+  def operand_pairs(cycle: int, readable: frozenset[int]) -> int:
+    # A block of a cycle of length L may read blocks of other cycles only; its
+    # operand pair must be unchanged by the relabelling applied L times. Either
+    # both operands are fixed by it (cell inputs, or blocks of a cycle whose
+    # length divides L), or it swaps them (the same operator on two blocks of a
+    # cycle on which the L-fold relabelling has order 2).
+    length = cycle_lengths[cycle]
+    fixed = NUM_CELL_INPUTS * NUM_OPERATIONS
+    swapped = 0
+    for other in readable:
+      other_length = cycle_lengths[other]
+      if length % other_length == 0:
+        fixed += other_length * NUM_OPERATIONS
+      elif other_length // math.gcd(other_length, length) == 2:
+        swapped += other_length // 2 * NUM_OPERATIONS
+    return fixed * (fixed + 1) // 2 + swapped
+
+  @functools.lru_cache(maxsize=None)
+  def acyclic(nodes: frozenset[int]) -> int:
+    if not nodes:
+      return 1
+    count = 0
+    for size in range(1, len(nodes) + 1):
+      for unread in itertools.combinations(sorted(nodes), size):
+        rest = nodes.difference(unread)
+        ways = math.prod(operand_pairs(cycle, rest) for cycle in unread)
+        count += (-1) ** (size + 1) * ways * acyclic(rest)
+    return count
+
+  return acyclic(frozenset(cycles))
+
+
+def _check_position(b: int) -> None:
+  if b < 1:
+    raise ValueError(f"block position must be >= 1, got {b}")
+
+
+# The published cell, in the official code's order (PAPER.md).
+PNASNET_5 = Cell((
+    Block(1, "sep5x5", 1, "max3x3"),
+    Block(0, "sep7x7", 0, "max3x3"),
+    Block(0, "sep5x5", 0, "sep3x3"),
+    Block(4, "sep3x3", 0, "max3x3"),
+    Block(1, "sep3x3", 0, "identity"),
+))
+
+NAMED_CELLS = {"pnasnet-5": PNASNET_5, "pnasnet5": PNASNET_5}
