@@ -1,0 +1,53 @@
+"""What every pnas_tf binary shares: absl start-up with one-line errors.
+
+A bad flag value or a bad argument ends the program with one line on stderr,
+"<program>: error: <what is wrong>", and exit status 2, before any work starts.
+
+Example (in a binary):
+  def main(argv):
+    ...
+    raise cli.UsageError("--cell: unknown operator 'sep4x4' ...")
+
+  if __name__ == "__main__":
+    cli.run(main)
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+  """A bad flag value or argument: reported in one line, exit status 2."""
+
+
+def fail(message: str) -> None:
+  program = os.path.basename(sys.argv[0]) if sys.argv else "pnas_tf"
+  if program in ("__main__.py", "-m", "-c"):
+    program = "pnas_tf"
+  sys.stderr.write(f"{program}: error: {message}\n")
+  sys.exit(EXIT_USAGE)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    fail(str(error).replace("\n", " "))
+    raise  # Unreachable: fail() exits.
+
+
+def run(main) -> None:
+  """Runs `main(argv)` under absl; a UsageError it raises becomes one line."""
+
+  def checked_main(argv):
+    try:
+      return main(argv)
+    except UsageError as error:
+      fail(str(error))
+
+  app.run(checked_main, flags_parser=_parse_flags)

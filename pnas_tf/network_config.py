@@ -1,0 +1,111 @@
+"""The shape of a PNAS network as pure data: NetworkConfig and the presets.
+
+No TensorFlow here, so binaries check their flags before it loads.
+
+Example:
+  config = preset("cifar_search", filters=8, num_classes=100)
+"""
+
+import dataclasses
+
+SKELETONS = ("cifar", "imagenet")
+NUM_REDUCTION_CELLS = 2
+FILTER_SCALING_RATE = 2
+NUM_IMAGENET_STEM_CELLS = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+  """Everything that fixes a network's shape, for a given cell.
+
+  Attributes:
+    skeleton: "cifar" or "imagenet".
+    num_cells_per_stack: N; the network has 3N cells, two of them stride 2.
+    filters: F, the filters of the first stack's cells (F' = F, 2F, 4F).
+    stem_multiplier: scales the stem conv's filters.
+    num_classes: logits of the classifier.
+    image_size: height and width of the input images.
+    image_channels: channels of the input images.
+    dense_dropout_keep_prob: keep probability of the dropout before the logits.
+    drop_path_keep_prob: ScheduledDropPath keep probability at the last cell
+      (1 disables it; it falls linearly with depth to this value).
+    use_aux_head: adds the auxiliary head as a second output.
+    weight_decay, bn_momentum, bn_epsilon: see operators.ConvSettings.
+  """
+  skeleton: str = "cifar"
+  num_cells_per_stack: int = 2
+  filters: int = 24
+  stem_multiplier: float = 3.0
+  num_classes: int = 10
+  image_size: int = 32
+  image_channels: int = 3
+  dense_dropout_keep_prob: float = 1.0
+  drop_path_keep_prob: float = 1.0
+  use_aux_head: bool = False
+  weight_decay: float = 5e-4
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+
+  def __post_init__(self):
+    if self.skeleton not in SKELETONS:
+      raise ValueError(
+          f"skeleton must be one of {', '.join(SKELETONS)}, got {self.skeleton!r}")
+    for name in ("num_cells_per_stack", "filters", "num_classes", "image_size",
+                 "image_channels"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if self.skeleton == "imagenet" and self.filters < 4:
+      raise ValueError(
+          f"filters must be >= 4 for the imagenet skeleton (its first stem cell "
+          f"has filters // 4), got {self.filters}")
+    if self.stem_multiplier <= 0:
+      raise ValueError(
+          f"stem_multiplier must be > 0, got {self.stem_multiplier}")
+    for name in ("dense_dropout_keep_prob", "drop_path_keep_prob"):
+      if not 0.0 < getattr(self, name) <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+    if self.weight_decay < 0:
+      raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+  @property
+  def num_cells(self) -> int:
+    return 3 * self.num_cells_per_stack
+
+  def reduction_indices(self) -> tuple[int, ...]:
+    return tuple(int(k / (NUM_REDUCTION_CELLS + 1) * self.num_cells)
+                 for k in range(1, NUM_REDUCTION_CELLS + 1))
+
+
+PRESETS = {
+    # The paper's search-time child network (PAPER.md).
+    "cifar_search": NetworkConfig(),
+    # PNASNet-5 on CIFAR-10 for final training: N = 3, F = 48.
+    "cifar_final": NetworkConfig(num_cells_per_stack=3, filters=48,
+                                 drop_path_keep_prob=0.6),
+    "imagenet_mobile": NetworkConfig(
+        skeleton="imagenet", num_cells_per_stack=3, filters=54,
+        stem_multiplier=1.0, num_classes=1001, image_size=224,
+        dense_dropout_keep_prob=0.5, weight_decay=4e-5, bn_momentum=0.9997,
+        bn_epsilon=1e-3),
+    "imagenet_large": NetworkConfig(
+        skeleton="imagenet", num_cells_per_stack=4, filters=216,
+        stem_multiplier=3.0, num_classes=1001, image_size=331,
+        dense_dropout_keep_prob=0.5, drop_path_keep_prob=0.6,
+        weight_decay=4e-5, bn_momentum=0.9997, bn_epsilon=1e-3),
+}
+
+
+def preset(name: str, **overrides) -> NetworkConfig:
+  """A preset with some fields replaced, e.g. preset("cifar_search", filters=8).
+
+  Raises:
+    ValueError: for an unknown preset, an unknown field or a bad value.
+  """
+  if name not in PRESETS:
+    raise ValueError(
+        f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+  fields = {field.name for field in dataclasses.fields(NetworkConfig)}
+  unknown = sorted(set(overrides) - fields)
+  if unknown:
+    raise ValueError(f"unknown network setting(s): {', '.join(unknown)}")
+  return dataclasses.replace(PRESETS[name], **overrides)

@@ -1,0 +1,198 @@
+"""Tests for pnas_tf.network and pnas_tf.network_config: faithfulness to PNASNet-5."""
+
+import pathlib
+import random
+import tempfile
+
+from absl.testing import parameterized
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pnas_tf import cell as cell_lib
+from pnas_tf import network
+from pnas_tf import network_config
+from pnas_tf import search_space
+
+_TINY = dict(filters=4, num_cells_per_stack=1, image_size=12, num_classes=3)
+
+
+def cell_shapes(model):
+  return {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers
+          if isinstance(layer, cell_lib.PNASCell)}
+
+
+def random_cell(rng, num_blocks):
+  blocks = []
+  for position in range(num_blocks):
+    limit = 2 + position
+    blocks.append(search_space.Block(
+        rng.randrange(limit), rng.choice(search_space.OPERATIONS),
+        rng.randrange(limit), rng.choice(search_space.OPERATIONS)))
+  return search_space.Cell(tuple(blocks))
+
+
+class PNASNet5FaithfulnessTest(tf.test.TestCase):
+
+  def test_mobile_matches_the_official_tf_slim_network(self):
+    model = network.build_network(search_space.PNASNET_5,
+                                  network_config.PRESETS["imagenet_mobile"])
+    # Measured from tensorflow/models research/slim/nets/nasnet/pnasnet.py
+    # (1001 classes, no auxiliary head): PAPER.md.
+    self.assertEqual(network.count_trainable_params(model), 5_065_568)
+    self.assertEqual(tuple(model.get_layer("stem_bn").output.shape[1:]),
+                     (111, 111, 32))
+    expected = {"stem_cell_0": (56, 56, 65), "stem_cell_1": (28, 28, 135)}
+    for index, shape in enumerate([(28, 28, 270)] * 3 + [(14, 14, 540)] * 3
+                                  + [(7, 7, 1080)] * 3):
+      expected[f"cell_{index}"] = shape
+    self.assertEqual(cell_shapes(model), expected)
+    self.assertEqual(tuple(model.get_layer("global_pool").output.shape[1:]),
+                     (1080,))
+    self.assertEqual(tuple(model.output.shape[1:]), (1001,))
+
+  def test_cifar_final_is_about_the_papers_3_2m(self):
+    model = network.build_network(search_space.PNASNET_5,
+                                  network_config.PRESETS["cifar_final"])
+    # Paper: PNASNet-5 on CIFAR-10 (N = 3, F = 48) has 3.2M parameters.
+    self.assertBetween(network.count_trainable_params(model), 3.15e6, 3.25e6)
+    self.assertEqual(
+        list(cell_shapes(model).values()),
+        [(32, 32, 240)] * 3 + [(16, 16, 480)] * 3 + [(8, 8, 960)] * 3)
+
+  def test_canonical_cell_builds_the_same_network_size(self):
+    config = network_config.preset("cifar_search", filters=8)
+    sizes = {network.count_trainable_params(network.build_network(c, config))
+             for c in (search_space.PNASNET_5, search_space.PNASNET_5.canonical())}
+    self.assertLen(sizes, 1)
+
+
+class NetworkTest(tf.test.TestCase, parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    keras.utils.set_random_seed(5)
+
+  @parameterized.parameters((1, (1, 2)), (2, (2, 4)), (3, (3, 6)), (4, (4, 8)))
+  def test_reduction_indices_as_official_code(self, n, expected):
+    config = network_config.preset("cifar_search", num_cells_per_stack=n)
+    self.assertEqual(config.reduction_indices(), expected)
+
+  def test_cifar_search_skeleton(self):
+    model = network.build_network("sep3x3:0+max3x3:1",
+                                  network_config.PRESETS["cifar_search"])
+    self.assertEqual(tuple(model.get_layer("stem_bn").output.shape[1:]),
+                     (32, 32, 72))
+    self.assertEqual(list(cell_shapes(model).values()),
+                     [(32, 32, 24), (32, 32, 24), (16, 16, 48), (16, 16, 48),
+                      (8, 8, 96), (8, 8, 96)])
+
+  def test_imagenet_skeleton_at_another_size_and_class_count(self):
+    config = network_config.preset("imagenet_mobile", image_size=64,
+                                   num_classes=7, filters=8)
+    model = network.build_network(search_space.PNASNET_5, config)
+    shapes = cell_shapes(model)
+    self.assertEqual(shapes["stem_cell_0"], (16, 16, 10))  # 5 * (8 // 4)
+    self.assertEqual(shapes["cell_8"], (2, 2, 160))
+    self.assertEqual(tuple(model.output.shape[1:]), (7,))
+
+  def test_aux_head_reads_the_cell_before_the_second_reduction(self):
+    config = network_config.preset("cifar_final", use_aux_head=True)
+    model = network.build_network(search_space.PNASNET_5, config)
+    logits, aux_logits = model.outputs
+    self.assertEqual(tuple(logits.shape[1:]), (10,))
+    self.assertEqual(tuple(aux_logits.shape[1:]), (10,))
+    aux_head = model.get_layer("aux_head")
+    self.assertIs(aux_head._inbound_nodes[0].parent_nodes[0].operation,  # pylint: disable=protected-access
+                  model.get_layer("cell_5"))
+
+  def test_drop_path_keep_falls_linearly_with_depth(self):
+    config = network_config.preset("cifar_search", drop_path_keep_prob=0.6,
+                                   **_TINY)
+    model = network.build_network(search_space.PNASNET_5, config)
+    keeps = [layer.drop_path_keep_prob for layer in model.layers
+             if isinstance(layer, cell_lib.PNASCell)]
+    self.assertAllClose(keeps, [1 - (i + 1) / 3 * 0.4 for i in range(3)])
+
+  def test_random_cells_build_and_train_one_step(self):
+    rng = random.Random(3)
+    config = network_config.preset("cifar_search", **_TINY)
+    images = np.random.RandomState(0).rand(4, 12, 12, 3).astype("float32")
+    labels = np.array([0, 1, 2, 0])
+    for num_blocks in (1, 2, 3, 5):
+      cell = random_cell(rng, num_blocks)
+      model = network.build_network(cell, config)
+      model.compile(
+          optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+      before = [w.numpy().copy() for w in model.trainable_weights]
+      loss = model.train_on_batch(images, labels)
+      self.assertTrue(np.isfinite(loss), msg=str(cell))
+      changed = [not np.array_equal(b, w.numpy())
+                 for b, w in zip(before, model.trainable_weights)]
+      self.assertTrue(all(changed), msg=f"{cell}: some weights did not train")
+
+  def test_saved_keras_model_reloads_with_identical_outputs(self):
+    config = network_config.preset("cifar_search", use_aux_head=True,
+                                   drop_path_keep_prob=0.7,
+                                   **{**_TINY, "image_size": 16})
+    cell = search_space.Cell.parse(
+        "dil3x3:1+conv1x7_7x1:0,avg3x3:2+identity:1,max3x3:3+sep7x7:1")
+    model = network.build_network(cell, config)
+    images = np.random.RandomState(1).rand(3, 16, 16, 3).astype("float32")
+    with tempfile.TemporaryDirectory() as directory:
+      path = pathlib.Path(directory) / "model.keras"
+      model.save(path)
+      reloaded = keras.saving.load_model(path)  # No custom_objects needed.
+    for original, restored in zip(model.predict(images, verbose=0),
+                                  reloaded.predict(images, verbose=0)):
+      self.assertAllEqual(original, restored)
+    self.assertEqual(reloaded.get_layer("cell_0").cell, cell)
+
+
+class NetworkConfigTest(parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ("skeleton", {"skeleton": "mnist"}, "skeleton must be one of"),
+      ("filters", {"filters": 0}, "filters must be >= 1"),
+      ("cells", {"num_cells_per_stack": 0}, "num_cells_per_stack must be >= 1"),
+      ("classes", {"num_classes": -2}, "num_classes must be >= 1"),
+      ("dropout", {"dense_dropout_keep_prob": 1.5}, "dense_dropout_keep_prob"),
+      ("drop_path", {"drop_path_keep_prob": 0.0}, "drop_path_keep_prob"),
+      ("stem", {"stem_multiplier": 0.0}, "stem_multiplier"),
+      ("decay", {"weight_decay": -1.0}, "weight_decay"),
+      ("unknown_field", {"filtres": 3}, "unknown network setting.*filtres"),
+  )
+  def test_bad_values_name_the_setting(self, overrides, message):
+    with self.assertRaisesRegex(ValueError, message):
+      network_config.preset("cifar_search", **overrides)
+
+  def test_unknown_preset(self):
+    with self.assertRaisesRegex(ValueError, "unknown preset 'cifar'.*cifar_search"):
+      network_config.preset("cifar")
+
+  def test_presets(self):
+    presets = network_config.PRESETS
+    self.assertEqual((presets["cifar_search"].num_cells_per_stack,
+                      presets["cifar_search"].filters), (2, 24))
+    self.assertEqual((presets["cifar_final"].num_cells_per_stack,
+                      presets["cifar_final"].filters), (3, 48))
+    self.assertEqual((presets["imagenet_mobile"].num_cells_per_stack,
+                      presets["imagenet_mobile"].filters,
+                      presets["imagenet_mobile"].image_size), (3, 54, 224))
+    self.assertEqual((presets["imagenet_large"].num_cells_per_stack,
+                      presets["imagenet_large"].filters,
+                      presets["imagenet_large"].image_size), (4, 216, 331))
+
+
+class KerasOnlyTest(parameterized.TestCase):
+
+  @parameterized.parameters("operators", "cell", "heads", "network")
+  def test_model_code_uses_no_tensorflow(self, module):
+    source = (pathlib.Path(network.__file__).parent / f"{module}.py").read_text()
+    self.assertNotIn("import tensorflow", source)
+    self.assertNotRegex(source, r"\btf\.")
+
+
+if __name__ == "__main__":
+  tf.test.main()
