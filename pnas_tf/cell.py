@@ -24,7 +24,8 @@ def _spatial(shape) -> tuple:
   return tuple(shape[1:3])
 
 
-@keras.saving.register_keras_serializable(package="pnas_tf")
+@keras.saving.register_keras_serializable(
+    package=operators.SERIALIZATION_PACKAGE)
 class PNASCell(layers.Layer):
   """The cell: input projections, then each block's two operators, added.
 
@@ -48,6 +49,9 @@ class PNASCell(layers.Layer):
       raise ValueError(f"filters must be >= 1, got {filters}")
     if strides not in (1, 2):
       raise ValueError(f"strides must be 1 or 2, got {strides}")
+    if not 0.0 < drop_path_keep_prob <= 1.0:
+      raise ValueError("drop_path_keep_prob must be in (0, 1], got "
+                       f"{drop_path_keep_prob}")
     self.filters = filters
     self.strides = strides
     self.drop_path_keep_prob = drop_path_keep_prob

@@ -9,13 +9,13 @@ Example (in a binary):
     raise cli.UsageError("--cell: unknown operator 'sep4x4' ...")
 
   if __name__ == "__main__":
-    cli.run(main)
+    define_flags()
+    app.run(cli.checked(main), flags_parser=cli.parse_flags)
 """
 
 import os
 import sys
 
-from absl import app
 from absl import flags
 
 EXIT_USAGE = 2
@@ -33,7 +33,8 @@ def fail(message: str) -> None:
   sys.exit(EXIT_USAGE)
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a bad flag reported in one line."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as error:
@@ -41,13 +42,14 @@ def _parse_flags(argv: list[str]) -> list[str]:
     raise  # Unreachable: fail() exits.
 
 
-def run(main) -> None:
-  """Runs `main(argv)` under absl; a UsageError it raises becomes one line."""
+def checked(main):
+  """Wraps `main(argv)` so that a UsageError it raises becomes one line."""
 
   def checked_main(argv):
     try:
       return main(argv)
     except UsageError as error:
       fail(str(error))
+      raise  # Unreachable: fail() exits.
 
-  app.run(checked_main, flags_parser=_parse_flags)
+  return checked_main

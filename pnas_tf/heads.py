@@ -16,7 +16,8 @@ from keras import layers
 from pnas_tf import operators
 
 
-@keras.saving.register_keras_serializable(package="pnas_tf")
+@keras.saving.register_keras_serializable(
+    package=operators.SERIALIZATION_PACKAGE)
 class AuxiliaryHead(layers.Layer):
   """Auxiliary logits from an intermediate cell output."""
 

@@ -1,9 +1,10 @@
 r"""Prints what a cell's network costs: parameters and every cell's output shape.
 
 One JSON object on stdout: the canonical cell, the preset and its settings, the
-trainable parameter count and the output shape of the stem, of every cell and
-of the logits. Nothing is trained; building even the large ImageNet network
-takes seconds.
+trainable parameters of the network as served ("params", no auxiliary head)
+and as trained ("training_params", with it where the preset has one), and the
+output shape of the stem, of every cell and of the logits. Nothing is trained;
+building even the large ImageNet network takes seconds.
 
 Example:
   python -m pnas_tf.model_summary --cell=PNASNet-5 --preset=imagenet_mobile
@@ -17,57 +18,58 @@ import dataclasses
 import json
 import sys
 
+from absl import app
 from absl import flags
 
 from pnas_tf import cli
 from pnas_tf import network_config
 from pnas_tf import search_space
 
-_CELL = flags.DEFINE_string(
-    "cell", "PNASNet-5",
-    "The cell: its string form ('op:input+op:input,...') or a name "
-    "(PNASNet-5).")
-_PRESET = flags.DEFINE_string(
-    "preset", "cifar_search",
-    f"Network preset: one of {', '.join(network_config.PRESETS)}.")
-_FILTERS = flags.DEFINE_integer(
-    "filters", None, "F, the first stack's filters (default: the preset's).")
-_NUM_CELLS_PER_STACK = flags.DEFINE_integer(
-    "num_cells_per_stack", None, "N; the network has 3N cells "
-    "(default: the preset's).")
-_NUM_CLASSES = flags.DEFINE_integer(
-    "num_classes", None, "Number of classes (default: the preset's).")
-_IMAGE_SIZE = flags.DEFINE_integer(
-    "image_size", None, "Input height and width (default: the preset's).")
-_IMAGE_CHANNELS = flags.DEFINE_integer(
-    "image_channels", None, "Input channels (default: the preset's).")
-_AUX_HEAD = flags.DEFINE_boolean(
-    "aux_head", None, "Add the auxiliary head (default: the preset's).")
-
-# (NetworkConfig field, flag) for the optional overrides.
-_OVERRIDES = (
-    ("filters", _FILTERS),
-    ("num_cells_per_stack", _NUM_CELLS_PER_STACK),
-    ("num_classes", _NUM_CLASSES),
-    ("image_size", _IMAGE_SIZE),
-    ("image_channels", _IMAGE_CHANNELS),
-    ("use_aux_head", _AUX_HEAD),
-)
+# NetworkConfig fields a flag of the same name may override.
+_OVERRIDABLE = {
+    "filters": "F, the first stack's filters",
+    "num_cells_per_stack": "N; the network has 3N cells",
+    "num_classes": "number of classes",
+    "image_size": "input height and width",
+    "image_channels": "input channels",
+}
 
 
-def _config_from_flags() -> tuple[search_space.Cell, network_config.NetworkConfig]:
+def define_flags() -> None:
+  flags.DEFINE_string(
+      "cell", "PNASNet-5",
+      "The cell: its string form ('op:input+op:input,...') or a name "
+      "(PNASNet-5).")
+  flags.DEFINE_string(
+      "preset", "cifar_search",
+      f"Network preset: one of {', '.join(network_config.PRESETS)}.")
+  for field, meaning in _OVERRIDABLE.items():
+    flags.DEFINE_integer(field, None, f"{meaning} (default: the preset's).")
+  flags.DEFINE_boolean(
+      "aux_head", None, "Build the auxiliary head (default: the preset's).")
+
+
+def config_from_flags(values: flags.FlagValues) -> tuple[
+    search_space.Cell, network_config.NetworkConfig]:
+  """The cell and network the flags describe.
+
+  Raises:
+    cli.UsageError: naming the bad flag.
+  """
   try:
-    cell = search_space.Cell.parse(_CELL.value)
+    cell = search_space.Cell.parse(values.cell)
   except ValueError as error:
     raise cli.UsageError(f"--cell: {error}") from None
-  if _PRESET.value not in network_config.PRESETS:
+  if values.preset not in network_config.PRESETS:
     raise cli.UsageError(
-        f"--preset: unknown preset {_PRESET.value!r}; known presets: "
+        f"--preset: unknown preset {values.preset!r}; known presets: "
         f"{', '.join(network_config.PRESETS)}")
-  overrides = {field: holder.value for field, holder in _OVERRIDES
-               if holder.value is not None}
+  overrides = {field: values[field].value for field in _OVERRIDABLE
+               if values[field].value is not None}
+  if values.aux_head is not None:
+    overrides["use_aux_head"] = values.aux_head
   try:
-    config = network_config.preset(_PRESET.value, **overrides)
+    config = network_config.preset(values.preset, **overrides)
   except ValueError as error:
     # NetworkConfig's messages start with the field, which is the flag's name.
     raise cli.UsageError(f"--{error}") from None
@@ -86,14 +88,15 @@ def summarize(cell: search_space.Cell, preset: str,
             "strides": layer.strides,
             "output_shape": list(layer.output.shape[1:])}
            for layer in model.layers if isinstance(layer, cell_lib.PNASCell)]
-  trainable = network.count_trainable_params(model)
+  training_params = network.count_trainable_params(model)
   return {
       "cell": str(cell.canonical()),
       "cell_as_given": str(cell),
       "preset": preset,
       "network": dataclasses.asdict(config),
-      "params": trainable,
-      "non_trainable_params": model.count_params() - trainable,
+      "params": network.count_trainable_params(model, include_aux_head=False),
+      "training_params": training_params,
+      "non_trainable_params": model.count_params() - training_params,
       "stem_output_shape": list(model.get_layer("stem_bn").output.shape[1:]),
       "cells": cells,
       "logits_shape": list(model.outputs[0].shape[1:]),
@@ -103,10 +106,11 @@ def summarize(cell: search_space.Cell, preset: str,
 def main(argv):
   if len(argv) > 1:
     raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  cell, config = _config_from_flags()
-  json.dump(summarize(cell, _PRESET.value, config), sys.stdout, indent=2)
+  cell, config = config_from_flags(flags.FLAGS)
+  json.dump(summarize(cell, flags.FLAGS.preset, config), sys.stdout, indent=2)
   sys.stdout.write("\n")
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  define_flags()
+  app.run(cli.checked(main), flags_parser=cli.parse_flags)

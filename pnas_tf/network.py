@@ -25,6 +25,8 @@ from pnas_tf import operators
 from pnas_tf import network_config
 from pnas_tf import search_space
 
+AUX_HEAD_NAME = "aux_head"
+
 
 def _stem(images, config: network_config.NetworkConfig, settings: operators.ConvSettings):
   """The stem conv and BN; the first cell reads only its output."""
@@ -50,8 +52,9 @@ def build_network(cell: search_space.Cell | str, config: network_config.NetworkC
     (batch, num_classes); with config.use_aux_head, to [logits, aux_logits].
   """
   cell = cell if isinstance(cell, search_space.Cell) else search_space.Cell.parse(cell)
-  settings = operators.ConvSettings(
-      config.weight_decay, config.bn_momentum, config.bn_epsilon)
+  settings = operators.ConvSettings(weight_decay=config.weight_decay,
+                                    bn_momentum=config.bn_momentum,
+                                    bn_epsilon=config.bn_epsilon)
   images = keras.Input(
       (config.image_size, config.image_size, config.image_channels),
       name="images")
@@ -80,7 +83,7 @@ def build_network(cell: search_space.Cell | str, config: network_config.NetworkC
     net, prev = layer([net] if prev is None else [net, prev]), net
     if cell_name == aux_after:
       aux_logits = heads.AuxiliaryHead(
-          config.num_classes, settings.to_config(), name="aux_head")(net)
+          config.num_classes, settings.to_config(), name=AUX_HEAD_NAME)(net)
 
   net = layers.Activation("relu")(net)
   net = layers.GlobalAveragePooling2D(name="global_pool")(net)
@@ -91,5 +94,11 @@ def build_network(cell: search_space.Cell | str, config: network_config.NetworkC
   return keras.Model(images, outputs, name=name)
 
 
-def count_trainable_params(model: keras.Model) -> int:
-  return sum(math.prod(weight.shape) for weight in model.trainable_weights)
+def count_trainable_params(model: keras.Model,
+                           include_aux_head: bool = True) -> int:
+  """Trainable parameters of `model`, optionally without the auxiliary head."""
+  weights = model.trainable_weights
+  if not include_aux_head and AUX_HEAD_NAME in {l.name for l in model.layers}:
+    aux = {id(w) for w in model.get_layer(AUX_HEAD_NAME).trainable_weights}
+    weights = [w for w in weights if id(w) not in aux]
+  return sum(math.prod(weight.shape) for weight in weights)

@@ -66,10 +66,31 @@ class NetworkConfig:
         raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
     if self.weight_decay < 0:
       raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+    if not 0.0 <= self.bn_momentum < 1.0:
+      raise ValueError(f"bn_momentum must be in [0, 1), got {self.bn_momentum}")
+    if self.bn_epsilon <= 0:
+      raise ValueError(f"bn_epsilon must be > 0, got {self.bn_epsilon}")
+    if self.skeleton == "imagenet" and self.image_size < 3:
+      raise ValueError("image_size must be >= 3 for the imagenet skeleton "
+                       f"(its stem is a VALID 3x3 conv), got {self.image_size}")
+    if self.use_aux_head and self.aux_head_input_size() < 5:
+      raise ValueError(
+          f"image_size {self.image_size} is too small for the auxiliary head: "
+          f"it reads a {self.aux_head_input_size()}x"
+          f"{self.aux_head_input_size()} feature map and needs 5x5")
 
   @property
   def num_cells(self) -> int:
     return 3 * self.num_cells_per_stack
+
+  def aux_head_input_size(self) -> int:
+    """Height of the feature map the auxiliary head reads (after one reduction)."""
+    size = self.image_size
+    if self.skeleton == "imagenet":
+      size = (size - 3) // 2 + 1  # The stem conv.
+      for _ in range(NUM_IMAGENET_STEM_CELLS):
+        size = -(-size // 2)
+    return -(-size // 2)
 
   def reduction_indices(self) -> tuple[int, ...]:
     return tuple(int(k / (NUM_REDUCTION_CELLS + 1) * self.num_cells)
@@ -80,18 +101,20 @@ PRESETS = {
     # The paper's search-time child network (PAPER.md).
     "cifar_search": NetworkConfig(),
     # PNASNet-5 on CIFAR-10 for final training: N = 3, F = 48.
+    # The official configs all train with the auxiliary head.
     "cifar_final": NetworkConfig(num_cells_per_stack=3, filters=48,
-                                 drop_path_keep_prob=0.6),
+                                 drop_path_keep_prob=0.6, use_aux_head=True),
     "imagenet_mobile": NetworkConfig(
         skeleton="imagenet", num_cells_per_stack=3, filters=54,
         stem_multiplier=1.0, num_classes=1001, image_size=224,
-        dense_dropout_keep_prob=0.5, weight_decay=4e-5, bn_momentum=0.9997,
-        bn_epsilon=1e-3),
+        dense_dropout_keep_prob=0.5, use_aux_head=True, weight_decay=4e-5,
+        bn_momentum=0.9997, bn_epsilon=1e-3),
     "imagenet_large": NetworkConfig(
         skeleton="imagenet", num_cells_per_stack=4, filters=216,
         stem_multiplier=3.0, num_classes=1001, image_size=331,
         dense_dropout_keep_prob=0.5, drop_path_keep_prob=0.6,
-        weight_decay=4e-5, bn_momentum=0.9997, bn_epsilon=1e-3),
+        use_aux_head=True, weight_decay=4e-5, bn_momentum=0.9997,
+        bn_epsilon=1e-3),
 }
 
 

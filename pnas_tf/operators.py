@@ -14,7 +14,9 @@ uses neither), so their exact form is ours:
     (stride s x 1) -> BN; each conv strides the axis it spans.
   dil3x3: ReLU -> 3x3 conv with dilation 2 -> BN. TensorFlow cannot stride a
     dilated conv, so at stride 2 the conv runs at stride 1 and its output is
-    subsampled (1x1 pooling with stride 2), the same function.
+    subsampled at the pixels a SAME-padded stride-2 op centres on (odd ones
+    along an even-sized axis, even ones along an odd-sized axis), so that its
+    output lines up with the other operators of the block.
 """
 
 import dataclasses
@@ -26,7 +28,8 @@ from keras import ops
 
 from pnas_tf import search_space
 
-_PACKAGE = "pnas_tf"
+# Registered names are "pnas_tf>ClassName" in saved .keras files.
+SERIALIZATION_PACKAGE = "pnas_tf"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,14 +65,17 @@ class ConvSettings:
         scale=2.0, mode="fan_out", distribution="truncated_normal")
 
   def conv(self, filters: int, kernel_size, strides=1, dilation_rate=1,
-           padding="same"):
+           padding="same") -> layers.Conv2D:
+    """A bias-free conv with this network's initializer and weight decay."""
     return layers.Conv2D(
         filters, kernel_size, strides=strides, dilation_rate=dilation_rate,
         padding=padding, use_bias=False,
         kernel_initializer=self._initializer(),
         kernel_regularizer=self._regularizer())
 
-  def separable(self, filters: int, kernel_size: int, strides: int):
+  def separable(self, filters: int, kernel_size: int,
+                strides: int) -> layers.SeparableConv2D:
+    """A bias-free depthwise-separable conv, depth multiplier 1."""
     return layers.SeparableConv2D(
         filters, kernel_size, strides=strides, padding="same",
         depth_multiplier=1, use_bias=False,
@@ -78,11 +84,13 @@ class ConvSettings:
         depthwise_regularizer=self._regularizer(),
         pointwise_regularizer=self._regularizer())
 
-  def batch_norm(self, name=None):
+  def batch_norm(self, name=None) -> layers.BatchNormalization:
+    """BatchNorm with a trainable scale and offset, as the official code."""
     return layers.BatchNormalization(
         momentum=self.bn_momentum, epsilon=self.bn_epsilon, name=name)
 
-  def dense(self, units: int, name=None):
+  def dense(self, units: int, name=None) -> layers.Dense:
+    """A dense layer with bias (the classifier), decayed like the convs."""
     return layers.Dense(
         units, name=name, kernel_initializer=self._initializer(),
         kernel_regularizer=self._regularizer())
@@ -93,18 +101,27 @@ def _relu():
 
 
 def _subsample(strides: int):
-  """Keeps every `strides`-th row and column (ceil(n / strides) of n)."""
+  """Keeps every `strides`-th row and column from the first: ceil(n / s) of n."""
   return layers.AveragePooling2D(pool_size=1, strides=strides, padding="valid")
+
+
+def _same_centred_subsample(input_shape) -> list[layers.Layer]:
+  """Stride-2 subsampling at the pixels a SAME stride-2 op centres on."""
+  height, width = input_shape[1], input_shape[2]
+  crop = (((1, 0) if height is not None and height % 2 == 0 else (0, 0)),
+          ((1, 0) if width is not None and width % 2 == 0 else (0, 0)))
+  path = [layers.Cropping2D(crop)] if crop != ((0, 0), (0, 0)) else []
+  return path + [_subsample(2)]
 
 
 def relu_conv_bn(settings: ConvSettings, filters: int, kernel_size=1,
                  strides=1) -> list[layers.Layer]:
+  """ReLU -> conv -> BN, the official code's unit of every conv path."""
   return [_relu(), settings.conv(filters, kernel_size, strides),
           settings.batch_norm()]
 
 
-def operation_layers(name: str, filters: int, strides: int,
-                     input_channels: int,
+def operation_layers(name: str, filters: int, strides: int, input_shape,
                      settings: ConvSettings) -> list[layers.Layer]:
   """The layers, in order, of operator `name` (empty for a plain identity).
 
@@ -112,7 +129,7 @@ def operation_layers(name: str, filters: int, strides: int,
     name: one of search_space.OPERATIONS.
     filters: output channels (the cell's F').
     strides: 1, or 2 for an operator reading a cell input in a stride-2 cell.
-    input_channels: channels of the hidden state the operator reads.
+    input_shape: (batch, height, width, channels) of the hidden state read.
     settings: how convs and BN are made.
 
   Returns:
@@ -135,8 +152,9 @@ def operation_layers(name: str, filters: int, strides: int,
   if name == "dil3x3":
     path = [_relu(), settings.conv(filters, 3, dilation_rate=2)]
     if strides > 1:
-      path.append(_subsample(strides))
+      path += _same_centred_subsample(input_shape)
     return path + [settings.batch_norm()]
+  input_channels = input_shape[-1]
   if name == "identity":
     if strides > 1 or input_channels != filters:
       return relu_conv_bn(settings, filters, 1, strides)
@@ -147,9 +165,8 @@ def operation_layers(name: str, filters: int, strides: int,
     if input_channels != filters:
       path += [settings.conv(filters, 1), settings.batch_norm()]
     return path
-  raise ValueError(
-      f"unknown operator {name!r}; known operators: "
-      f"{', '.join(search_space.OPERATIONS)}")
+  search_space.check_operation(name)
+  raise AssertionError(f"operator {name!r} has no layers defined")
 
 
 def build_chain(chain: Sequence[layers.Layer], input_shape) -> tuple:
@@ -167,22 +184,22 @@ def build_chain(chain: Sequence[layers.Layer], input_shape) -> tuple:
 
 
 def apply_chain(chain: Sequence[layers.Layer], x, training=None):
+  """Applies the layers of `chain` in order to `x`."""
   for layer in chain:
     x = layer(x, training=training)
   return x
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class CellOperation(layers.Layer):
   """One operator of a block, e.g. CellOperation("sep5x5", filters=54, strides=2)."""
 
   def __init__(self, operation: str, filters: int, strides: int = 1,
                settings: dict[str, Any] | None = None, **kwargs):
     super().__init__(**kwargs)
-    if operation not in search_space.OPERATIONS:
-      raise ValueError(
-          f"unknown operator {operation!r}; known operators: "
-          f"{', '.join(search_space.OPERATIONS)}")
+    search_space.check_operation(operation)
+    if strides not in (1, 2):
+      raise ValueError(f"strides must be 1 or 2, got {strides}")
     self.operation = operation
     self.filters = filters
     self.strides = strides
@@ -191,14 +208,22 @@ class CellOperation(layers.Layer):
 
   def build(self, input_shape):
     self.chain = operation_layers(self.operation, self.filters, self.strides,
-                                 input_shape[-1], self.settings)
+                                  input_shape, self.settings)
     build_chain(self.chain, input_shape)
 
   def call(self, inputs, training=None):
     return apply_chain(self.chain, inputs, training)
 
   def compute_output_shape(self, input_shape):
-    return build_chain(self.chain, input_shape) if self.chain else input_shape
+    # Every operator gives F' channels at ceil(size / stride), except a plain
+    # identity, which keeps its input's channels.
+    if (self.operation == "identity" and self.strides == 1
+        and input_shape[-1] == self.filters):
+      return tuple(input_shape)
+    def reduce(size):
+      return None if size is None else -(-size // self.strides)
+    return (input_shape[0], reduce(input_shape[1]), reduce(input_shape[2]),
+            self.filters)
 
   def get_config(self):
     return {**super().get_config(), "operation": self.operation,
@@ -206,7 +231,7 @@ class CellOperation(layers.Layer):
             "settings": self.settings.to_config()}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class FactorizedReduction(layers.Layer):
   """Halves height and width without losing the odd pixels.
 
@@ -251,7 +276,7 @@ class FactorizedReduction(layers.Layer):
             "settings": self.settings.to_config()}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class ScheduledDropPath(layers.Layer):
   """Drops a whole operator output per example, more so later in training.
 
@@ -259,7 +284,8 @@ class ScheduledDropPath(layers.Layer):
   non-trainable weight in [0, 1] that a callback raises over training (see
   `set_drop_path_progress`); keep_prob is already scaled for the cell's depth
   by the network builder. Survivors are scaled by 1 / keep. Does nothing at
-  inference.
+  inference. On the JAX backend, fit() holds variable values of its own
+  during an epoch, so set the progress in on_epoch_begin, not per batch.
   """
 
   def __init__(self, keep_prob: float, seed: int | None = None, **kwargs):
@@ -277,11 +303,14 @@ class ScheduledDropPath(layers.Layer):
   def call(self, inputs, training=None):
     if not training:
       return inputs
-    keep = 1.0 - (1.0 - self.keep_prob) * ops.cast(self.progress, inputs.dtype)
+    # The mask is drawn in float32: in a 16-bit dtype a keep probability
+    # near 1 would round to exactly 1.
+    keep = 1.0 - (1.0 - self.keep_prob) * ops.cast(self.progress, "float32")
     noise_shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
     noise = keras.random.uniform(
-        noise_shape, dtype=inputs.dtype, seed=self.seed_generator)
-    return inputs / keep * ops.floor(keep + noise)
+        noise_shape, dtype="float32", seed=self.seed_generator)
+    scale = ops.cast(ops.floor(keep + noise) / keep, inputs.dtype)
+    return inputs * scale
 
   def compute_output_shape(self, input_shape):
     return input_shape
@@ -294,12 +323,22 @@ class ScheduledDropPath(layers.Layer):
 def set_drop_path_progress(model: keras.Model, progress: float) -> int:
   """Sets the training progress (0..1) of every ScheduledDropPath in `model`.
 
+  Finds them among the model's layers and in the `drop_paths` list of layers
+  that own some (PNASCell).
+
+  Args:
+    model: a network from network.build_network.
+    progress: fraction of training done; clipped to [0, 1].
+
   Returns:
     How many drop-path layers were set.
   """
+  progress = min(max(progress, 0.0), 1.0)
   count = 0
-  for layer in model._flatten_layers(include_self=False, recursive=True):  # pylint: disable=protected-access
-    if isinstance(layer, ScheduledDropPath):
-      layer.progress.assign(min(max(progress, 0.0), 1.0))
+  for layer in model.layers:
+    owned = [layer] if isinstance(layer, ScheduledDropPath) else [
+        d for d in getattr(layer, "drop_paths", ()) if d is not None]
+    for drop_path in owned:
+      drop_path.progress.assign(progress)
       count += 1
   return count

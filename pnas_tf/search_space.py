@@ -31,6 +31,7 @@ import fractions
 import functools
 import itertools
 import math
+import operator
 from typing import Iterable, NamedTuple, Sequence
 
 # The paper's 8 operators under their stable short names. The order is part of
@@ -66,15 +67,27 @@ class Block(NamedTuple):
     return f"{self.op1}:{self.in1}+{self.op2}:{self.in2}"
 
 
+def check_operation(name: str, where: str = "") -> None:
+  """Raises ValueError unless `name` is one of OPERATIONS."""
+  if name not in _OP_INDEX:
+    raise ValueError(f"unknown operator {name!r}{where}; known operators: "
+                     f"{', '.join(OPERATIONS)}")
+
+
+def _is_index(value) -> bool:
+  try:
+    operator.index(value)
+  except TypeError:
+    return False
+  return not isinstance(value, bool)
+
+
 def _check_block(block: Block, position: int) -> None:
-  """Raises ValueError unless `block` is valid as block number `position` (0-based)."""
+  """Raises ValueError unless `block` is valid as block `position` (0-based)."""
   limit = NUM_CELL_INPUTS + position
   for inp, op in block.operands():
-    if op not in _OP_INDEX:
-      raise ValueError(
-          f"unknown operator {op!r} in block {position + 1} ({block}); "
-          f"known operators: {', '.join(OPERATIONS)}")
-    if not isinstance(inp, int) or isinstance(inp, bool) or not 0 <= inp < limit:
+    check_operation(op, f" in block {position + 1} ({block})")
+    if not _is_index(inp) or not 0 <= inp < limit:
       raise ValueError(
           f"input {inp!r} out of range in block {position + 1} ({block}): "
           f"block {position + 1} may read hidden states 0..{limit - 1}")
@@ -87,7 +100,7 @@ def _parse_operand(text: str, position: int) -> tuple[int, str]:
         f"operand {text!r} in block {position + 1} must be 'operator:input', "
         "e.g. 'sep3x3:0'")
   op, inp = parts[0].strip(), parts[1].strip()
-  if not inp.isdigit():
+  if not (inp.isascii() and inp.isdigit()):
     raise ValueError(
         f"input {inp!r} of operand {text!r} in block {position + 1} "
         "is not a non-negative integer")
@@ -101,11 +114,14 @@ class Cell:
 
   def __post_init__(self):
     blocks = tuple(Block(*block) for block in self.blocks)
-    object.__setattr__(self, "blocks", blocks)
     if not blocks:
       raise ValueError("a cell needs at least one block")
     for position, block in enumerate(blocks):
       _check_block(block, position)
+    # Plain ints, so that equal cells hash alike whatever ints built them.
+    object.__setattr__(self, "blocks", tuple(
+        Block(operator.index(b.in1), b.op1, operator.index(b.in2), b.op2)
+        for b in blocks))
 
   @property
   def num_blocks(self) -> int:

@@ -37,15 +37,27 @@ class PNASCellTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(tuple(outputs.shape), (None, 8 // strides, 8 // strides, 30))
     del layer
 
-  def test_block_outputs_are_the_concatenated_slices(self):
-    # Every block is identity(H(c-1)) + identity(H(c-1)): b = 2 * prev, so
-    # both blocks, hence both output slices, equal twice the projected input.
-    layer = cell_lib.PNASCell("identity:0+identity:0,identity:0+identity:0", 3)
-    inputs = np.random.RandomState(0).randn(2, 4, 4, 3).astype("float32")
-    outputs = layer([inputs, inputs], training=False).numpy()
-    projected = operators.apply_chain(layer.prev_projection, inputs).numpy()
-    self.assertAllClose(outputs[..., :3], 2 * projected, atol=1e-5)
-    self.assertAllClose(outputs[..., 3:], 2 * projected, atol=1e-5)
+  def test_block_outputs_are_the_concatenated_slices_in_order(self):
+    # b1 = 2 H(c-1)', b2 = 2 H(c-2), b3 = b1 + H(c-2): three different
+    # tensors, which must appear in block order.
+    layer = cell_lib.PNASCell(
+        "identity:0+identity:0,identity:1+identity:1,identity:2+identity:1", 3)
+    rng = np.random.RandomState(0)
+    prev = rng.randn(2, 4, 4, 3).astype("float32")
+    skip = rng.randn(2, 4, 4, 3).astype("float32")
+    outputs = layer([prev, skip], training=False).numpy()
+    self.assertEmpty(layer.skip_projection)  # Same size and channels.
+    projected = operators.apply_chain(layer.prev_projection, prev).numpy()
+    self.assertAllClose(outputs[..., 0:3], 2 * projected, atol=1e-5)
+    self.assertAllClose(outputs[..., 3:6], 2 * skip, atol=1e-5)
+    self.assertAllClose(outputs[..., 6:9], 2 * projected + skip, atol=1e-5)
+
+  def test_h_c_minus_1_is_always_projected_by_relu_conv_bn(self):
+    layer, _ = build_cell("identity:0+identity:1", 4, 1,
+                          [(1, 8, 8, 4), (1, 8, 8, 4)])
+    self.assertEqual([type(l).__name__ for l in layer.prev_projection],
+                     ["Activation", "Conv2D", "BatchNormalization"])
+    self.assertEqual(layer.prev_projection[1].kernel_size, (1, 1))
 
   def test_stride_two_only_for_operators_reading_cell_inputs(self):
     layer, _ = build_cell(search_space.PNASNET_5, 6, 2,
@@ -108,10 +120,11 @@ class PNASCellTest(tf.test.TestCase, parameterized.TestCase):
       ("bad_cell", "sep3x3:0+max3x3:7", 4, 1, "out of range"),
       ("bad_filters", "sep3x3:0+max3x3:1", 0, 1, "filters"),
       ("bad_strides", "sep3x3:0+max3x3:1", 4, 3, "strides"),
+      ("bad_keep", "sep3x3:0+max3x3:1", 4, 1, "drop_path_keep_prob", 1.5),
   )
-  def test_bad_arguments(self, cell, filters, strides, message):
+  def test_bad_arguments(self, cell, filters, strides, message, keep=1.0):
     with self.assertRaisesRegex(ValueError, message):
-      cell_lib.PNASCell(cell, filters, strides)
+      cell_lib.PNASCell(cell, filters, strides, keep)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,18 @@ class ModelSummaryTest(parameterized.TestCase):
     self.assertEqual([c["strides"] for c in summary["cells"]],
                      [1, 1, 2, 1, 2, 1])
     self.assertGreater(summary["params"], 100_000)
+    # cifar_search has no auxiliary head: served and trained sizes agree.
+    self.assertEqual(summary["training_params"], summary["params"])
     self.assertGreater(summary["non_trainable_params"], 0)
+
+  def test_served_params_leave_out_the_aux_head(self):
+    result = run_summary("--preset=cifar_final", "--filters=8")
+    summary = json.loads(result.stdout)
+    self.assertTrue(summary["network"]["use_aux_head"])
+    self.assertGreater(summary["training_params"], summary["params"])
+    without = json.loads(run_summary("--preset=cifar_final", "--filters=8",
+                                     "--noaux_head").stdout)
+    self.assertEqual(without["training_params"], summary["params"])
 
   def test_the_canonical_string_is_accepted_back(self):
     first = json.loads(run_summary("--cell=sep3x3:1+max3x3:0").stdout)
@@ -54,6 +65,8 @@ class ModelSummaryTest(parameterized.TestCase):
       ("arity", ["--cell=sep3x3:0"], "--cell: block 1"),
       ("preset", ["--preset=cifar100"], "--preset: unknown preset 'cifar100'"),
       ("filters_value", ["--filters=0"], "--filters must be >= 1"),
+      ("aux_head_room", ["--preset=cifar_final", "--image_size=8"],
+       "--image_size 8 is too small for the auxiliary head"),
       ("filters_type", ["--filters=many"], "--filters=many"),
       ("unknown_flag", ["--filter=8"], "Unknown command line flag 'filter'"),
       ("stray_argument", ["PNASNet-5"], "unexpected arguments: PNASNet-5"),

@@ -12,8 +12,14 @@ import tensorflow as tf
 from pnas_tf import cell as cell_lib
 from pnas_tf import network
 from pnas_tf import network_config
+from pnas_tf import operators
 from pnas_tf import search_space
+from random_cells import random_cell
 
+# One 5-block cell that uses all 8 operators, reading inputs and blocks.
+_ALL_OPERATORS = search_space.Cell.parse(
+    "sep3x3:0+sep5x5:1,sep7x7:2+conv1x7_7x1:0,identity:1+avg3x3:3,"
+    "max3x3:4+dil3x3:0,identity:5+sep3x3:2")
 _TINY = dict(filters=4, num_cells_per_stack=1, image_size=12, num_classes=3)
 
 
@@ -22,21 +28,12 @@ def cell_shapes(model):
           if isinstance(layer, cell_lib.PNASCell)}
 
 
-def random_cell(rng, num_blocks):
-  blocks = []
-  for position in range(num_blocks):
-    limit = 2 + position
-    blocks.append(search_space.Block(
-        rng.randrange(limit), rng.choice(search_space.OPERATIONS),
-        rng.randrange(limit), rng.choice(search_space.OPERATIONS)))
-  return search_space.Cell(tuple(blocks))
-
 
 class PNASNet5FaithfulnessTest(tf.test.TestCase):
 
   def test_mobile_matches_the_official_tf_slim_network(self):
-    model = network.build_network(search_space.PNASNET_5,
-                                  network_config.PRESETS["imagenet_mobile"])
+    config = network_config.preset("imagenet_mobile", use_aux_head=False)
+    model = network.build_network(search_space.PNASNET_5, config)
     # Measured from tensorflow/models research/slim/nets/nasnet/pnasnet.py
     # (1001 classes, no auxiliary head): PAPER.md.
     self.assertEqual(network.count_trainable_params(model), 5_065_568)
@@ -54,17 +51,21 @@ class PNASNet5FaithfulnessTest(tf.test.TestCase):
   def test_cifar_final_is_about_the_papers_3_2m(self):
     model = network.build_network(search_space.PNASNET_5,
                                   network_config.PRESETS["cifar_final"])
-    # Paper: PNASNet-5 on CIFAR-10 (N = 3, F = 48) has 3.2M parameters.
-    self.assertBetween(network.count_trainable_params(model), 3.15e6, 3.25e6)
+    # Paper: PNASNet-5 on CIFAR-10 (N = 3, F = 48) has 3.2M parameters; the
+    # preset trains with the auxiliary head, which the count leaves out.
+    served = network.count_trainable_params(model, include_aux_head=False)
+    self.assertBetween(served, 3.15e6, 3.25e6)
+    self.assertGreater(network.count_trainable_params(model), served)
     self.assertEqual(
         list(cell_shapes(model).values()),
         [(32, 32, 240)] * 3 + [(16, 16, 480)] * 3 + [(8, 8, 960)] * 3)
 
-  def test_canonical_cell_builds_the_same_network_size(self):
-    config = network_config.preset("cifar_search", filters=8)
-    sizes = {network.count_trainable_params(network.build_network(c, config))
-             for c in (search_space.PNASNET_5, search_space.PNASNET_5.canonical())}
-    self.assertLen(sizes, 1)
+  def test_final_presets_train_with_the_aux_head_as_official_configs(self):
+    presets = network_config.PRESETS
+    self.assertEqual(
+        {name: config.use_aux_head for name, config in presets.items()},
+        {"cifar_search": False, "cifar_final": True, "imagenet_mobile": True,
+         "imagenet_large": True})
 
 
 class NetworkTest(tf.test.TestCase, parameterized.TestCase):
@@ -89,7 +90,7 @@ class NetworkTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_imagenet_skeleton_at_another_size_and_class_count(self):
     config = network_config.preset("imagenet_mobile", image_size=64,
-                                   num_classes=7, filters=8)
+                                   num_classes=7, filters=8, use_aux_head=False)
     model = network.build_network(search_space.PNASNET_5, config)
     shapes = cell_shapes(model)
     self.assertEqual(shapes["stem_cell_0"], (16, 16, 10))  # 5 * (8 // 4)
@@ -105,6 +106,24 @@ class NetworkTest(tf.test.TestCase, parameterized.TestCase):
     aux_head = model.get_layer("aux_head")
     self.assertIs(aux_head._inbound_nodes[0].parent_nodes[0].operation,  # pylint: disable=protected-access
                   model.get_layer("cell_5"))
+    # ReLU, 5x5/3 avg-pool, 1x1 conv 128, BN, ReLU, conv 768 over the whole
+    # 4x4 map (16 -> 4 by the pool), BN, ReLU, flatten, dense.
+    self.assertEqual([type(l).__name__ for l in aux_head.chain], [
+        "Activation", "AveragePooling2D", "Conv2D", "BatchNormalization",
+        "Activation", "Conv2D", "BatchNormalization", "Activation", "Flatten",
+        "Dense"])
+    self.assertEqual(aux_head.chain[5].kernel_size, (4, 4))
+    self.assertEqual(aux_head.chain[5].filters, 768)
+
+  def test_head_is_relu_global_pool_dropout_dense(self):
+    config = network_config.preset("imagenet_mobile", use_aux_head=False,
+                                   image_size=32, filters=8)
+    model = network.build_network("sep3x3:0+max3x3:1", config)
+    names = [type(l).__name__ for l in model.layers[-4:]]
+    self.assertEqual(names, ["Activation", "GlobalAveragePooling2D",
+                             "Dropout", "Dense"])
+    self.assertEqual(model.layers[-4].activation.__name__, "relu")
+    self.assertAlmostEqual(model.layers[-2].rate, 0.5)
 
   def test_drop_path_keep_falls_linearly_with_depth(self):
     config = network_config.preset("cifar_search", drop_path_keep_prob=0.6,
@@ -114,13 +133,21 @@ class NetworkTest(tf.test.TestCase, parameterized.TestCase):
              if isinstance(layer, cell_lib.PNASCell)]
     self.assertAllClose(keeps, [1 - (i + 1) / 3 * 0.4 for i in range(3)])
 
-  def test_random_cells_build_and_train_one_step(self):
-    rng = random.Random(3)
+  def test_drop_path_depth_counts_imagenet_stem_cells(self):
+    config = network_config.preset("imagenet_large", filters=8, image_size=64,
+                                   use_aux_head=False)
+    model = network.build_network("sep3x3:0+max3x3:1", config)
+    keeps = [layer.drop_path_keep_prob for layer in model.layers
+             if isinstance(layer, cell_lib.PNASCell)]
+    # 2 stem cells + 12 cells, as the official (cell_num + 1) / total_cells.
+    self.assertLen(keeps, 14)
+    self.assertAllClose(keeps, [1 - (i + 1) / 14 * 0.4 for i in range(14)])
+
+  def test_cells_build_and_train_one_step(self):
     config = network_config.preset("cifar_search", **_TINY)
     images = np.random.RandomState(0).rand(4, 12, 12, 3).astype("float32")
     labels = np.array([0, 1, 2, 0])
-    for num_blocks in (1, 2, 3, 5):
-      cell = random_cell(rng, num_blocks)
+    for cell in (_ALL_OPERATORS, random_cell(random.Random(3), 3)):
       model = network.build_network(cell, config)
       model.compile(
           optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
@@ -136,9 +163,9 @@ class NetworkTest(tf.test.TestCase, parameterized.TestCase):
     config = network_config.preset("cifar_search", use_aux_head=True,
                                    drop_path_keep_prob=0.7,
                                    **{**_TINY, "image_size": 16})
-    cell = search_space.Cell.parse(
-        "dil3x3:1+conv1x7_7x1:0,avg3x3:2+identity:1,max3x3:3+sep7x7:1")
+    cell = _ALL_OPERATORS
     model = network.build_network(cell, config)
+    self.assertEqual(operators.set_drop_path_progress(model, 0.25), 3 * 8)
     images = np.random.RandomState(1).rand(3, 16, 16, 3).astype("float32")
     with tempfile.TemporaryDirectory() as directory:
       path = pathlib.Path(directory) / "model.keras"
@@ -148,6 +175,9 @@ class NetworkTest(tf.test.TestCase, parameterized.TestCase):
                                   reloaded.predict(images, verbose=0)):
       self.assertAllEqual(original, restored)
     self.assertEqual(reloaded.get_layer("cell_0").cell, cell)
+    progress = [d.progress.numpy() for d in reloaded.get_layer("cell_2").drop_paths
+                if d is not None]
+    self.assertEqual(progress, [0.25] * 8)
 
 
 class NetworkConfigTest(parameterized.TestCase):
@@ -161,11 +191,19 @@ class NetworkConfigTest(parameterized.TestCase):
       ("drop_path", {"drop_path_keep_prob": 0.0}, "drop_path_keep_prob"),
       ("stem", {"stem_multiplier": 0.0}, "stem_multiplier"),
       ("decay", {"weight_decay": -1.0}, "weight_decay"),
+      ("momentum", {"bn_momentum": 1.0}, "bn_momentum must be in"),
+      ("epsilon", {"bn_epsilon": 0.0}, "bn_epsilon must be > 0"),
+      ("aux_head_input", {"use_aux_head": True, "image_size": 8},
+       "too small for the auxiliary head: it reads a 4x4"),
       ("unknown_field", {"filtres": 3}, "unknown network setting.*filtres"),
   )
   def test_bad_values_name_the_setting(self, overrides, message):
     with self.assertRaisesRegex(ValueError, message):
       network_config.preset("cifar_search", **overrides)
+
+  def test_imagenet_needs_room_for_its_valid_stem(self):
+    with self.assertRaisesRegex(ValueError, "image_size must be >= 3"):
+      network_config.preset("imagenet_mobile", image_size=2, use_aux_head=False)
 
   def test_unknown_preset(self):
     with self.assertRaisesRegex(ValueError, "unknown preset 'cifar'.*cifar_search"):

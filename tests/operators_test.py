@@ -57,6 +57,72 @@ class OperationTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(trainable_count(layer),
                      expected_params(operation, channels_in, filters, strides))
 
+  @parameterized.parameters(itertools.product(
+      search_space.OPERATIONS, (1, 2), (8, 5)))
+  def test_output_shape_is_known_before_build(self, operation, strides,
+                                              channels_in):
+    layer = operators.CellOperation(operation, 8, strides)
+    self.assertFalse(layer.built)
+    plain_identity = operation == "identity" and strides == 1 and channels_in == 8
+    expected = (2, 9, 9, 8) if strides == 1 else (2, 5, 5, 8)
+    self.assertEqual(layer.compute_output_shape((2, 9, 9, channels_in)),
+                     (2, 9, 9, channels_in) if plain_identity else expected)
+    self.assertFalse(layer.built)
+
+  @parameterized.named_parameters(
+      ("identity_strided", "identity", 2, 8,
+       ["Activation", "Conv2D", "BatchNormalization"]),
+      ("identity_channels", "identity", 1, 5,
+       ["Activation", "Conv2D", "BatchNormalization"]),
+      # Pooling's projection has no ReLU (official code).
+      ("pool_channels", "max3x3", 1, 5,
+       ["MaxPooling2D", "Conv2D", "BatchNormalization"]),
+      ("pool_plain", "avg3x3", 2, 8, ["AveragePooling2D"]),
+      ("conv1x7_7x1", "conv1x7_7x1", 2, 8,
+       ["Activation", "Conv2D", "BatchNormalization",
+        "Activation", "Conv2D", "BatchNormalization"]),
+      ("dil3x3", "dil3x3", 1, 8,
+       ["Activation", "Conv2D", "BatchNormalization"]),
+      ("dil3x3_strided_even", "dil3x3", 2, 8,
+       ["Activation", "Conv2D", "Cropping2D", "AveragePooling2D",
+        "BatchNormalization"]),
+  )
+  def test_layer_sequence(self, operation, strides, channels_in, expected):
+    layer = operators.CellOperation(operation, 8, strides)
+    layer.build((1, 8, 8, channels_in))
+    self.assertEqual([type(l).__name__ for l in layer.chain], expected)
+
+  def test_conv1x7_7x1_strides_each_axis_with_the_conv_that_spans_it(self):
+    layer = operators.CellOperation("conv1x7_7x1", 4, 2)
+    layer.build((1, 8, 8, 4))
+    convs = [l for l in layer.chain if isinstance(l, keras.layers.Conv2D)]
+    self.assertEqual([(c.kernel_size, c.strides) for c in convs],
+                     [((1, 7), (1, 2)), ((7, 1), (2, 1))])
+
+  @parameterized.parameters(8, 9)
+  def test_strided_dil3x3_samples_where_same_padding_centres(self, size):
+    # A SAME stride-2 op centres output i on input pixel 2i + 1 along an even
+    # axis and 2i along an odd one; the stride-2 dil3x3 must agree with its
+    # stride-1 twin (same weights) at exactly those pixels.
+    inputs = np.random.RandomState(3).randn(1, size, size, 4).astype("float32")
+    strided = operators.CellOperation("dil3x3", 4, 2)
+    plain = operators.CellOperation("dil3x3", 4, 1)
+    strided.build(inputs.shape)
+    plain.build(inputs.shape)
+    plain.set_weights(strided.get_weights())
+    start = 1 if size % 2 == 0 else 0
+    self.assertAllClose(strided(inputs, training=False),
+                        plain(inputs, training=False)[:, start::2, start::2],
+                        atol=1e-5)
+    # And a plain SAME stride-2 conv samples the same pixels.
+    conv = keras.layers.Conv2D(1, 3, strides=2, padding="same", use_bias=False)
+    conv_1 = keras.layers.Conv2D(1, 3, strides=1, padding="same", use_bias=False)
+    conv.build(inputs.shape)
+    conv_1.build(inputs.shape)
+    conv_1.set_weights(conv.get_weights())
+    self.assertAllClose(conv(inputs), conv_1(inputs)[:, start::2, start::2],
+                        atol=1e-5)
+
   def test_plain_identity_passes_its_input_through(self):
     layer = operators.CellOperation("identity", 4, 1)
     inputs = np.random.RandomState(1).randn(2, 5, 5, 4).astype("float32")
@@ -158,6 +224,15 @@ class ScheduledDropPathTest(tf.test.TestCase):
     outputs = layer(np.ones((4000, 1), "float32"), training=True).numpy()
     self.assertAllClose((outputs > 0).mean(), 0.8, atol=0.03)
     self.assertAllClose(outputs.max(), 1 / 0.8, rtol=1e-5)
+
+  def test_mask_is_drawn_in_float32(self):
+    # In bfloat16, 0.999 rounds to 1.0 and nothing would ever be dropped.
+    layer = operators.ScheduledDropPath(0.99, seed=4, dtype="mixed_bfloat16")
+    layer.build((20000, 1))
+    layer.progress.assign(1.0)
+    outputs = layer(keras.ops.ones((20000, 1), "bfloat16"), training=True)
+    self.assertEqual(outputs.dtype, "bfloat16")
+    self.assertBetween(float(keras.ops.mean(outputs == 0)), 0.005, 0.015)
 
   def test_set_progress_reaches_layers_nested_in_cells(self):
     from pnas_tf import cell as cell_lib  # pylint: disable=g-import-not-at-top

@@ -7,22 +7,14 @@ import sys
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import numpy as np
 
 from pnas_tf import search_space
 from pnas_tf.search_space import Block
 from pnas_tf.search_space import Cell
+from random_cells import random_cell
 
 _SEED = 1234
-
-
-def random_cell(rng: random.Random, num_blocks: int,
-                operations=search_space.OPERATIONS) -> Cell:
-  blocks = []
-  for position in range(num_blocks):
-    limit = search_space.NUM_CELL_INPUTS + position
-    blocks.append(Block(rng.randrange(limit), rng.choice(operations),
-                        rng.randrange(limit), rng.choice(operations)))
-  return Cell(tuple(blocks))
 
 
 def swap_operands(cell: Cell, rng: random.Random) -> Cell:
@@ -171,12 +163,18 @@ class StringFormTest(parameterized.TestCase):
       ("missing_input", "sep3x3+max3x3:1", "operand 'sep3x3'"),
       ("non_integer_input", "sep3x3:x+max3x3:1", "input 'x'"),
       ("negative_input", "sep3x3:-1+max3x3:1", "input '-1'"),
+      ("non_ascii_digit", "sep3x3:\u00b2+max3x3:1", "not a non-negative integer"),
       ("empty", "  ", "empty cell"),
       ("empty_block", "sep3x3:0+max3x3:1,", "block 2 .* 1 operand"),
   )
   def test_bad_strings_name_the_wrong_token(self, text, message):
     with self.assertRaisesRegex(ValueError, message):
       Cell.parse(text)
+
+  def test_numpy_integers_are_accepted_as_inputs(self):
+    cell = Cell((Block(np.int64(0), "sep3x3", np.int32(1), "identity"),))
+    self.assertEqual(cell, Cell.parse("sep3x3:0+identity:1"))
+    self.assertIs(type(cell.blocks[0].in1), int)
 
   def test_constructor_validates_too(self):
     with self.assertRaisesRegex(ValueError, "at least one block"):
