@@ -1,0 +1,242 @@
+"""The input pipeline: tfds image-classification datasets, split and augmented as the paper does.
+
+Any tfds dataset with an image and a class-label feature works: cifar10 (the
+paper's), fashion_mnist (offline from Debian's files when tfds' own data is not
+there), and others by name. The search holds out the last `validation_size`
+training examples for validation (PAPER.md: 5,000 of CIFAR-10's 50,000); the
+test split is only for final evaluation. Training examples are standardized
+per image, padded by 4, randomly cropped back and randomly flipped left-right.
+
+Example:
+  data = load_search_data(train_config.DataConfig(dataset="fashion_mnist", batch_size=64))
+  model.fit(data.train, validation_data=data.validation)
+"""
+
+import dataclasses
+
+from absl import logging
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from pnas_tf import debian_fashion_mnist
+from pnas_tf import train_config
+
+_PAD = 4
+# Shuffle buffer cap: a whole CIFAR-10 training split fits.
+_MAX_SHUFFLE_BUFFER = 50_000
+
+
+class DatasetUnavailableError(ValueError):
+  """The dataset is unknown, unsuitable, or cannot be had without a download."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """What a network needs to know about its data, read from tfds' info."""
+  name: str
+  num_classes: int
+  image_shape: tuple[int, int, int]
+  class_names: tuple[str, ...]
+  train_split: str
+  validation_split: str
+  # Example counts of the two splits, when tfds knows the split sizes.
+  num_train_examples: int | None = None
+  num_validation_examples: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchData:
+  """Batched training and validation datasets of one search."""
+  train: tf.data.Dataset
+  validation: tf.data.Dataset
+  info: DatasetInfo
+  batch_size: int
+
+
+def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
+  """The tfds builder to read `config.dataset` from, prepared.
+
+  Uses tfds' prepared data if present; for fashion_mnist otherwise Debian's
+  local files; otherwise downloads (if allowed).
+
+  Raises:
+    DatasetUnavailableError: unknown name, not an image-classification
+      dataset, or not obtainable here; the message says how to get it.
+  """
+  try:
+    builder = tfds.builder(config.dataset, data_dir=config.data_dir)
+  except tfds.core.DatasetNotFoundError:
+    raise DatasetUnavailableError(
+        f"unknown dataset {config.dataset!r}: not a tfds dataset name "
+        "(see tfds.list_builders())") from None
+  _check_image_classification(builder)
+  if builder.is_prepared():
+    return builder
+  if (config.dataset == "fashion_mnist"
+      and debian_fashion_mnist.files_present()):
+    offline = debian_fashion_mnist.DebianFashionMnist(data_dir=config.data_dir)
+    if not offline.is_prepared():
+      logging.info("Preparing fashion_mnist from %s (once).",
+                   debian_fashion_mnist.DEFAULT_DIRECTORY)
+      offline.download_and_prepare()
+    return offline
+  hint = (" or install Debian's dataset-fashion-mnist package"
+          if config.dataset == "fashion_mnist" else "")
+  if not config.download:
+    raise DatasetUnavailableError(
+        f"dataset {config.dataset!r} is not prepared in "
+        f"{builder.data_dir_root} and downloads are off: run once with "
+        f"internet and --download{hint}")
+  logging.info("Downloading and preparing %s (first use).", config.dataset)
+  try:
+    builder.download_and_prepare()
+  except Exception as error:  # pylint: disable=broad-except
+    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise DatasetUnavailableError(
+        f"dataset {config.dataset!r} needs a download on first use and it "
+        f"failed ({first_line[:200]}): run once with internet access, or copy "
+        f"a prepared {builder.data_dir_root} here{hint}") from None
+  return builder
+
+
+def _check_image_classification(builder: tfds.core.DatasetBuilder) -> None:
+  features = builder.info.features
+  keys = builder.info.supervised_keys
+  if (not keys or len(keys) != 2
+      or not isinstance(features[keys[0]], tfds.features.Image)
+      or not isinstance(features[keys[1]], tfds.features.ClassLabel)):
+    raise DatasetUnavailableError(
+        f"dataset {builder.name!r} is not an image-classification dataset "
+        "(it needs supervised keys (image, label) with an Image and a "
+        "ClassLabel feature)")
+  shape = features[keys[0]].shape
+  if None in shape:
+    raise DatasetUnavailableError(
+        f"dataset {builder.name!r} has images of varying size {shape}; "
+        "pnas_tf needs a fixed image shape")
+
+
+def split_names(config: train_config.DataConfig, train_size: int | None) -> tuple[str, str]:
+  """tfds split strings (training, validation) for the search.
+
+  Args:
+    config: the data settings.
+    train_size: examples in the dataset's train split, if known.
+
+  Returns:
+    e.g. ("train[:45000]", "train[45000:]") for CIFAR-10's defaults, or
+    ("train[:-5000]", "train[-5000:]") when the size is unknown.
+
+  Raises:
+    ValueError: when the held-out and training examples do not fit.
+  """
+  validation = config.validation_size
+  if validation < 1:
+    if train_size is None:
+      percent = validation * 100
+      if percent != int(percent):
+        raise ValueError("a fractional validation_size needs a whole percent "
+                         "when the split size is unknown")
+      return f"train[:-{int(percent)}%]", f"train[-{int(percent)}%:]"
+    validation = round(validation * train_size)
+  validation = int(validation)
+  if train_size is None:
+    limit = f"{config.num_train_examples}" if config.num_train_examples else f"-{validation}"
+    return f"train[:{limit}]", f"train[-{validation}:]"
+  available = train_size - validation
+  if validation < 1 or available < 1:
+    raise ValueError(
+        f"validation_size {config.validation_size} leaves {available} of "
+        f"{train_size} training examples")
+  if config.num_train_examples > available:
+    raise ValueError(
+        f"num_train_examples {config.num_train_examples} exceeds the "
+        f"{available} training examples left after holding out {validation}")
+  train_end = config.num_train_examples or available
+  return f"train[:{train_end}]", f"train[{available}:]"
+
+
+def dataset_info(builder: tfds.core.DatasetBuilder,
+                 config: train_config.DataConfig) -> DatasetInfo:
+  image_key, label_key = builder.info.supervised_keys
+  features = builder.info.features
+  splits = builder.info.splits
+  train_size = splits["train"].num_examples if "train" in splits else None
+  train_split, validation_split = split_names(config, train_size)
+
+  def size(split):
+    return splits[split].num_examples if train_size is not None else None
+
+  return DatasetInfo(
+      name=config.dataset,
+      num_classes=features[label_key].num_classes,
+      image_shape=tuple(features[image_key].shape),
+      class_names=tuple(features[label_key].names),
+      train_split=train_split,
+      validation_split=validation_split,
+      num_train_examples=size(train_split),
+      num_validation_examples=size(validation_split))
+
+
+def standardize(images: tf.Tensor) -> tf.Tensor:
+  """Per-image standardization (the paper's "whitening"), uint8 -> float32."""
+  return tf.image.per_image_standardization(tf.cast(images, tf.float32))
+
+
+def _augment(image, label, seed, random_flip: bool):
+  """Standardize, pad by 4, crop back at random, flip at random."""
+  image = standardize(image)
+  height, width, channels = image.shape
+  image = tf.pad(image, [[_PAD, _PAD], [_PAD, _PAD], [0, 0]])
+  crop_seed, flip_seed = tf.unstack(
+      tf.random.experimental.stateless_split(seed, num=2))
+  image = tf.image.stateless_random_crop(
+      image, (height, width, channels), seed=crop_seed)
+  if random_flip:
+    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+  return image, label
+
+
+def _read(builder, split: str) -> tf.data.Dataset:
+  read_config = tfds.ReadConfig(try_autocache=False)
+  return builder.as_dataset(split=split, as_supervised=True,
+                            shuffle_files=False, read_config=read_config)
+
+
+def training_dataset(builder, split: str, config: train_config.DataConfig) -> tf.data.Dataset:
+  """Augmented, shuffled, batched training examples; reshuffled every epoch."""
+  dataset = _read(builder, split).cache()
+  dataset = dataset.shuffle(_MAX_SHUFFLE_BUFFER, seed=config.seed,
+                            reshuffle_each_iteration=True)
+  # One stateless seed per example; a new stream every epoch, the same streams
+  # on every run with the same seed.
+  seeds = tf.data.Dataset.random(seed=config.seed,
+                                 rerandomize_each_iteration=True).batch(2)
+  dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+      lambda example, seed: _augment(*example, seed, config.random_flip),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(builder, split: str, batch_size: int) -> tf.data.Dataset:
+  """Standardized, batched examples in a fixed order."""
+  dataset = _read(builder, split).cache()
+  dataset = dataset.map(lambda image, label: (standardize(image), label),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_search_data(config: train_config.DataConfig) -> SearchData:
+  """The training and validation data of a search (no test split).
+
+  Raises:
+    DatasetUnavailableError: see get_builder.
+    ValueError: when the split sizes do not fit the dataset.
+  """
+  builder = get_builder(config)
+  info = dataset_info(builder, config)
+  return SearchData(
+      train=training_dataset(builder, info.train_split, config),
+      validation=evaluation_dataset(builder, info.validation_split,
+                                    config.batch_size),
+      info=info, batch_size=config.batch_size)

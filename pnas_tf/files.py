@@ -1,0 +1,33 @@
+"""Writing result files so that a crash never leaves half a file behind.
+
+Example:
+  write_json_atomically("/tmp/out/result.json", {"status": "ok"})
+"""
+
+import json
+import os
+import tempfile
+from typing import Any
+
+
+def write_json_atomically(path: str, value: Any) -> None:
+  """Writes `value` as JSON to `path`: all of it, or (after a crash) nothing.
+
+  The JSON goes to a temporary file in the same directory, is flushed to disk,
+  then renamed over `path`, which readers therefore see whole or not at all.
+  """
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-",
+                                       suffix=".json")
+  try:
+    with os.fdopen(handle, "w") as stream:
+      json.dump(value, stream, indent=2, sort_keys=True)
+      stream.write("\n")
+      stream.flush()
+      os.fsync(stream.fileno())
+    os.replace(temporary, path)
+  except BaseException:
+    if os.path.exists(temporary):
+      os.remove(temporary)
+    raise

@@ -1,0 +1,96 @@
+r"""Trains one child network and writes its result and a servable SavedModel.
+
+Writes into --output_dir:
+  result.json   the result record (accuracies, parameters, timing, status)
+                and the settings that produced it;
+  saved_model/  the trained network; its serving_default signature takes a
+                batch of uint8 images of the dataset's shape and returns
+                class probabilities (preprocessing inside);
+  tensorboard/  loss, accuracy and learning rate per epoch, and HParams.
+Exit status 0 for a trained child, 1 for a failed one (NaN loss, out of
+memory), 2 for bad flags, a bad cell or an unavailable dataset; then nothing
+is written.
+
+Example:
+  python -m pnas_tf.train_child --cell=PNASNet-5 --dataset=fashion_mnist \
+      --epochs=1 --num_train_examples=2000 --filters=8 \
+      --output_dir=/tmp/pnas_child
+  bazel run //pnas_tf:train_child -- --cell='sep3x3:0+max3x3:1' \
+      --dataset=cifar10 --output_dir=/tmp/pnas_child
+"""
+
+import dataclasses
+import json
+import os
+import sys
+
+# Keep TensorFlow's C++ start-up chatter (INFO) out of the terminal; warnings
+# and errors still show. Users can set the variable themselves.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+# pylint: disable=g-import-not-at-top
+from absl import app
+from absl import flags
+
+from pnas_tf import child_flags
+from pnas_tf import cli
+from pnas_tf import files
+from pnas_tf import search_space
+# pylint: enable=g-import-not-at-top
+
+RESULT_FILE = "result.json"
+SAVED_MODEL_DIR = "saved_model"
+
+
+def define_flags() -> None:
+  child_flags.define_flags()
+  flags.DEFINE_string("cell", None,
+                      "The cell: 'op:input+op:input,...' or PNASNet-5.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  values = flags.FLAGS
+  if not values.cell:
+    raise cli.UsageError("--cell is required")
+  try:
+    cell = search_space.Cell.parse(values.cell)
+  except ValueError as error:
+    raise cli.UsageError(f"--cell: {error}") from None
+  settings = child_flags.settings_from_flags(values)
+  result_path = os.path.join(settings.output_dir, RESULT_FILE)
+  if os.path.exists(result_path):
+    raise cli.UsageError(
+        f"--output_dir {settings.output_dir} already holds a trained child "
+        f"({RESULT_FILE}); choose another directory")
+
+  # TensorFlow loads only once the flags are known to be good.
+  from pnas_tf import child_trainer
+  from pnas_tf import datasets
+  try:
+    data = datasets.load_search_data(settings.data)
+  except ValueError as error:  # Includes DatasetUnavailableError.
+    raise cli.UsageError(f"--dataset: {error}") from None
+  net = child_flags.network_for(settings, data.info.num_classes,
+                                data.info.image_shape)
+
+  result = child_trainer.train_and_evaluate(
+      cell, net, data, settings.train, settings.output_dir,
+      export_dir=os.path.join(settings.output_dir, SAVED_MODEL_DIR))
+  record = {
+      "result": result.to_json(),
+      "dataset": dataclasses.asdict(data.info),
+      "network": dataclasses.asdict(net),
+      "training": dataclasses.asdict(settings.train),
+      "data": dataclasses.asdict(settings.data),
+  }
+  files.write_json_atomically(result_path, record)
+  json.dump(result.to_json(), sys.stdout, indent=2)
+  sys.stdout.write("\n")
+  return 0 if result.status == child_trainer.STATUS_OK else 1
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(cli.checked(main), flags_parser=cli.parse_flags)

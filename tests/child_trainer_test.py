@@ -1,0 +1,135 @@
+"""Tests for pnas_tf.child_trainer on tiny networks and tfds mock data."""
+
+import gc
+import json
+import os
+
+from absl.testing import absltest
+import keras
+import numpy as np
+from tensorboard.backend.event_processing import event_accumulator
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from pnas_tf import child_trainer
+from pnas_tf import datasets
+from pnas_tf import network_config
+from pnas_tf import search_space
+from pnas_tf import train_config
+
+CELL = search_space.Cell.parse("sep3x3:0+max3x3:1,identity:2+avg3x3:0")
+NET = network_config.preset("cifar_search", filters=4, num_cells_per_stack=1)
+
+
+def mock_data(num_examples=32, batch_size=8, seed=0):
+  config = train_config.DataConfig(dataset="cifar10", batch_size=batch_size,
+                                   seed=seed)
+  with tfds.testing.mock_data(num_examples=num_examples):
+    return datasets.load_search_data(config)
+
+
+def scalar_tags(directory):
+  accumulator = event_accumulator.EventAccumulator(directory)
+  accumulator.Reload()
+  return set(accumulator.Tags()["tensors"])
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+  """Simulates a crash once `epoch` (0-based) has finished and been saved."""
+
+  def __init__(self, epoch):
+    super().__init__()
+    self.epoch = epoch
+
+  def on_epoch_end(self, epoch, logs=None):
+    if epoch == self.epoch:
+      raise KeyboardInterrupt("simulated interruption")
+
+
+class ChildTrainerTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.output_dir = self.create_tempdir().full_path
+
+  def test_one_epoch_gives_a_sane_record_logs_and_a_servable_export(self):
+    export_dir = os.path.join(self.output_dir, "saved_model")
+    result = child_trainer.train_and_evaluate(
+        CELL, NET, mock_data(), train_config.TrainConfig(epochs=1),
+        self.output_dir, export_dir=export_dir)
+    self.assertEqual(result.status, child_trainer.STATUS_OK, result.reason)
+    self.assertEqual(result.cell, str(CELL.canonical()))
+    self.assertEqual(result.num_blocks, 2)
+    self.assertBetween(result.validation_accuracy, 0.0, 1.0)
+    self.assertEqual(result.best_validation_accuracy, result.validation_accuracy)
+    self.assertEqual((result.epochs_run, result.best_epoch), (1, 1))
+    self.assertTrue(np.isfinite(result.validation_loss))
+    self.assertGreater(result.trainable_params, 1000)
+    self.assertGreater(result.train_images_per_second, 0)
+    self.assertGreater(result.wall_seconds, 0)
+    json.dumps(result.to_json())  # Serializable as is.
+
+    log_dir = os.path.join(self.output_dir, "tensorboard")
+    self.assertContainsSubset(
+        {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"},
+        scalar_tags(os.path.join(log_dir, "train")))
+    self.assertContainsSubset({"epoch_loss", "epoch_accuracy"},
+                              scalar_tags(os.path.join(log_dir, "validation")))
+    self.assertIn("_hparams_/session_start_info", scalar_tags(log_dir))
+
+    served = tf.saved_model.load(export_dir).signatures["serving_default"]
+    images = np.random.RandomState(0).randint(0, 256, (5, 32, 32, 3))
+    probabilities = served(images=tf.constant(images, tf.uint8))["probabilities"]
+    self.assertEqual(probabilities.shape, (5, 10))
+    self.assertAllClose(np.sum(probabilities, axis=1), np.ones(5), atol=1e-5)
+
+  def test_nan_child_fails_without_raising(self):
+    result = child_trainer.train_and_evaluate(
+        CELL, NET, mock_data(), train_config.TrainConfig(
+            epochs=2, learning_rate=1e9), self.output_dir,
+        export_dir=os.path.join(self.output_dir, "saved_model"))
+    self.assertEqual(result.status, child_trainer.STATUS_FAILED)
+    self.assertIn("NaN", result.reason)
+    self.assertFalse(os.path.exists(os.path.join(self.output_dir,
+                                                 "saved_model")))
+
+  def test_interrupted_child_resumes_from_its_last_epoch(self):
+    config = train_config.TrainConfig(epochs=3, keep_checkpoints=True)
+    data = mock_data()
+    with self.assertRaises(KeyboardInterrupt):
+      child_trainer.train_and_evaluate(CELL, NET, data, config,
+                                       self.output_dir,
+                                       callbacks=[StopAfterEpoch(1)])
+    with open(os.path.join(self.output_dir, child_trainer.EPOCH_LOG)) as f:
+      self.assertLen(json.load(f), 2)
+
+    epochs_seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: epochs_seen.append(epoch))
+    result = child_trainer.train_and_evaluate(CELL, NET, data, config,
+                                              self.output_dir,
+                                              callbacks=[record])
+    self.assertEqual(epochs_seen, [2])  # Only the epoch that was missing.
+    self.assertEqual(result.status, child_trainer.STATUS_OK)
+    self.assertEqual(result.epochs_run, 3)  # Counted across the restart.
+    self.assertFalse(os.path.exists(os.path.join(self.output_dir, "backup")))
+
+  def test_no_keras_state_is_kept_from_child_to_child(self):
+    data = mock_data(num_examples=16)
+    config = train_config.TrainConfig(epochs=1)
+
+    def live_layers():
+      gc.collect()
+      return sum(isinstance(o, keras.layers.Layer) for o in gc.get_objects())
+
+    counts = []
+    for index in range(3):
+      result = child_trainer.train_and_evaluate(
+          CELL, NET, data, config, os.path.join(self.output_dir, str(index)))
+      self.assertEqual(result.status, child_trainer.STATUS_OK)
+      counts.append(live_layers())
+    self.assertEqual(counts[1], counts[2])
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,174 @@
+"""Tests for pnas_tf.datasets: splits, shapes, augmentation, determinism, errors."""
+
+import tempfile
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from pnas_tf import datasets
+from pnas_tf import train_config
+
+DataConfig = train_config.DataConfig
+
+
+def first_batch(dataset):
+  images, labels = next(iter(dataset))
+  return images.numpy(), labels.numpy()
+
+
+class SplitNamesTest(parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ("paper_cifar10", DataConfig(), 50000, ("train[:45000]", "train[45000:]")),
+      ("fraction", DataConfig(validation_size=0.1), 50000,
+       ("train[:45000]", "train[45000:]")),
+      ("proxy_limit", DataConfig(num_train_examples=1000), 50000,
+       ("train[:1000]", "train[45000:]")),
+      ("unknown_size", DataConfig(), None, ("train[:-5000]", "train[-5000:]")),
+      ("unknown_size_limit", DataConfig(num_train_examples=64), None,
+       ("train[:64]", "train[-5000:]")),
+      ("unknown_size_fraction", DataConfig(validation_size=0.25), None,
+       ("train[:-25%]", "train[-25%:]")),
+  )
+  def test_split_names(self, config, train_size, expected):
+    self.assertEqual(datasets.split_names(config, train_size), expected)
+
+  @parameterized.named_parameters(
+      ("validation_too_big", DataConfig(validation_size=50000), 50000,
+       "leaves 0 of 50000"),
+      ("limit_too_big", DataConfig(num_train_examples=45001), 50000,
+       "exceeds the 45000 training examples"),
+      ("odd_percent", DataConfig(validation_size=0.125), None, "whole percent"),
+  )
+  def test_splits_that_do_not_fit(self, config, train_size, message):
+    with self.assertRaisesRegex(ValueError, message):
+      datasets.split_names(config, train_size)
+
+  @parameterized.named_parameters(
+      ("no_validation", {"validation_size": 0}, "validation_size"),
+      ("fractional_count", {"validation_size": 2.5}, "validation_size"),
+      ("negative_limit", {"num_train_examples": -1}, "num_train_examples"),
+      ("batch", {"batch_size": 0}, "batch_size"),
+      ("dataset", {"dataset": ""}, "dataset"),
+  )
+  def test_bad_data_config(self, overrides, message):
+    with self.assertRaisesRegex(ValueError, message):
+      DataConfig(**overrides)
+
+
+class AugmentationTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    rng = np.random.RandomState(0)
+    self.image = rng.randint(0, 256, (8, 8, 3)).astype(np.uint8)
+    standardized = datasets.standardize(self.image).numpy()
+    self.padded = np.pad(standardized, [(4, 4), (4, 4), (0, 0)])
+
+  def windows(self):
+    """Every 8x8 window of the padded image, and its mirror image."""
+    for dy in range(9):
+      for dx in range(9):
+        window = self.padded[dy:dy + 8, dx:dx + 8]
+        yield (dy, dx, False), window
+        yield (dy, dx, True), window[:, ::-1]
+
+  def augment_many(self, random_flip, count=60):
+    found = []
+    for index in range(count):
+      out, label = datasets._augment(  # pylint: disable=protected-access
+          self.image, 3, tf.constant([index, 7], tf.int64), random_flip)
+      self.assertEqual(label, 3)
+      matches = [key for key, window in self.windows()
+                 if np.allclose(out.numpy(), window, atol=1e-5)]
+      self.assertNotEmpty(matches, msg="output is no crop of the padded image")
+      found.append(matches[0])
+    return found
+
+  def test_output_is_a_random_crop_of_the_padded_standardized_image(self):
+    found = self.augment_many(random_flip=True)
+    self.assertGreater(len({(dy, dx) for dy, dx, _ in found}), 15)
+    self.assertEqual({flipped for _, _, flipped in found}, {False, True})
+
+  def test_no_flips_when_turned_off(self):
+    found = self.augment_many(random_flip=False, count=30)
+    self.assertEqual({flipped for _, _, flipped in found}, {False})
+
+  def test_standardize_gives_zero_mean_unit_variance(self):
+    out = datasets.standardize(self.image).numpy()
+    self.assertAllClose(out.mean(), 0.0, atol=1e-5)
+    self.assertAllClose(out.std(), 1.0, atol=1e-3)
+    self.assertEqual(out.dtype, np.float32)
+
+
+class MockDataTest(tf.test.TestCase):
+  """The pipeline on tfds' mock cifar10 (no files, no network)."""
+
+  def load(self, **overrides):
+    config = DataConfig(dataset="cifar10", batch_size=8,
+                        **{"num_train_examples": 0, **overrides})
+    with tfds.testing.mock_data(num_examples=24):
+      return datasets.load_search_data(config)
+
+  def test_info_comes_from_tfds(self):
+    info = self.load().info
+    features = tfds.builder("cifar10").info.features
+    self.assertEqual(info.num_classes, features["label"].num_classes)
+    self.assertEqual(info.image_shape, features["image"].shape)
+    self.assertEqual(info.class_names, tuple(features["label"].names))
+    self.assertEqual((info.num_classes, info.image_shape), (10, (32, 32, 3)))
+
+  def test_batches_shapes_and_dtypes(self):
+    data = self.load()
+    images, labels = first_batch(data.train)
+    self.assertEqual(images.shape, (8, 32, 32, 3))
+    self.assertEqual(images.dtype, np.float32)
+    self.assertEqual(labels.dtype, np.int64)
+    self.assertTrue(np.all((labels >= 0) & (labels < 10)))
+    val_images, _ = first_batch(data.validation)
+    self.assertEqual(val_images.shape, (8, 32, 32, 3))
+    # Validation images are standardized, not augmented: zero-mean each.
+    self.assertAllClose(val_images.mean(axis=(1, 2, 3)), np.zeros(8), atol=1e-4)
+    self.assertEqual(sum(1 for _ in data.train), 3)  # 24 examples / 8.
+
+  def test_deterministic_given_the_seed(self):
+    first = first_batch(self.load(seed=5).train)
+    again = first_batch(self.load(seed=5).train)
+    other = first_batch(self.load(seed=6).train)
+    self.assertAllEqual(first[0], again[0])
+    self.assertAllEqual(first[1], again[1])
+    self.assertNotAllClose(first[0], other[0])
+
+  def test_each_epoch_is_shuffled_and_augmented_anew(self):
+    data = self.load(seed=5)
+    epoch_1 = np.concatenate([images for images, _ in data.train])
+    epoch_2 = np.concatenate([images for images, _ in data.train])
+    self.assertNotAllClose(epoch_1, epoch_2)
+
+
+class BuilderTest(parameterized.TestCase):
+
+  def test_unknown_dataset(self):
+    with self.assertRaisesRegex(datasets.DatasetUnavailableError,
+                                "unknown dataset 'cifar11'"):
+      datasets.get_builder(DataConfig(dataset="cifar11"))
+
+  def test_not_an_image_classification_dataset(self):
+    with self.assertRaisesRegex(datasets.DatasetUnavailableError,
+                                "not an image-classification dataset"):
+      datasets.get_builder(DataConfig(dataset="imdb_reviews"))
+
+  def test_unprepared_dataset_without_downloads_says_how_to_get_it(self):
+    with tempfile.TemporaryDirectory() as data_dir:
+      with self.assertRaisesRegex(
+          datasets.DatasetUnavailableError,
+          r"'cifar10' is not prepared in .* downloads are off: run once with "
+          "internet"):
+        datasets.get_builder(DataConfig(dataset="cifar10", data_dir=data_dir,
+                                        download=False))
+
+
+if __name__ == "__main__":
+  tf.test.main()
