@@ -65,8 +65,13 @@ def define_flags(preset: str = "cifar_search") -> None:
                       "XLA-compiled training steps: auto (on GPUs), on or off.")
   flags.DEFINE_boolean("keep_checkpoints", _TRAIN_DEFAULTS.keep_checkpoints,
                        "Back up every epoch, so an interrupted child resumes.")
-  flags.DEFINE_integer("seed", 0, "Seed of weights, shuffling, augmentation.")
-  flags.DEFINE_integer("verbose", 0, "Keras fit verbosity: 0, 1 or 2.")
+  flags.DEFINE_float("aux_head_weight", _TRAIN_DEFAULTS.aux_head_weight,
+                     "Loss weight of the auxiliary head (presets that have "
+                     "one: cifar_final, imagenet_*).")
+  flags.DEFINE_integer("seed", _TRAIN_DEFAULTS.seed,
+                       "Seed of weights, shuffling and augmentation.")
+  flags.DEFINE_integer("verbose", _TRAIN_DEFAULTS.verbose,
+                       "Keras fit verbosity: 0, 1 or 2.")
   flags.DEFINE_string("output_dir", None, "Directory for everything written.")
 
 
@@ -114,7 +119,7 @@ def settings_from_flags(values: flags.FlagValues) -> ChildSettings:
       gradient_clip_norm=values.gradient_clip_norm, seed=values.seed,
       strategy=values.strategy, mixed_precision=values.mixed_precision,
       xla=values.xla, keep_checkpoints=values.keep_checkpoints,
-      verbose=values.verbose)
+      aux_head_weight=values.aux_head_weight, verbose=values.verbose)
   overrides = {name: values[name].value
                for name in ("filters", "num_cells_per_stack")
                if values[name].value is not None}

@@ -21,6 +21,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import time
 from typing import Any, Sequence
 
@@ -34,14 +35,17 @@ from pnas_tf import export
 from pnas_tf import files
 from pnas_tf import network
 from pnas_tf import network_config
+from pnas_tf import operators
 from pnas_tf import search_space
 from pnas_tf import strategies
 from pnas_tf import train_config
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
-# Per-epoch metrics of a child, in its output directory.
+# Per-epoch metrics of a child, in its output directory; with
+# keep_checkpoints, the last epoch's weights are in BACKUP_DIR beside it.
 EPOCH_LOG = "epochs.json"
+BACKUP_DIR = "backup"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,27 +65,23 @@ class ChildResult:
   train_images_per_second: float = 0.0  # Of the last run, validation excluded.
 
   def to_json(self) -> dict[str, Any]:
+    """A JSON-ready dict; NaN (no value) becomes null."""
     return {key: (None if isinstance(value, float) and math.isnan(value)
                   else value)
             for key, value in dataclasses.asdict(self).items()}
 
 
 class _TrainingClock(keras.callbacks.Callback):
-  """Seconds and images of training proper (validation excluded)."""
+  """Seconds spent training (validation excluded) and epochs trained."""
 
-  def __init__(self, batch_size: int):
+  def __init__(self):
     super().__init__()
-    self.batch_size = batch_size
     self.seconds = 0.0
-    self.steps = 0
     self.epochs = 0
     self._started = None
 
   def on_epoch_begin(self, epoch, logs=None):
     self._started = time.perf_counter()
-
-  def on_train_batch_end(self, batch, logs=None):
-    self.steps += 1
 
   def on_test_begin(self, logs=None):
     self._stop()
@@ -95,37 +95,100 @@ class _TrainingClock(keras.callbacks.Callback):
       self.seconds += time.perf_counter() - self._started
       self._started = None
 
-  def images_per_second(self, num_train_examples: int | None) -> float:
-    """Training images per second over the epochs of this run."""
-    images = (num_train_examples * self.epochs if num_train_examples
-              else self.steps * self.batch_size)
-    return images / self.seconds if self.seconds else 0.0
 
+class _StopOnNaN(keras.callbacks.Callback):
+  """Stops training after an epoch whose loss is not finite.
 
-class _EpochLog(keras.callbacks.Callback):
-  """Keeps every finished epoch's metrics in epochs.json, across restarts.
-
-  Keras' history holds only the epochs of the current fit; after a resume
-  from a backup, the earlier epochs come from this file.
+  Checked per epoch, not per step like keras.callbacks.TerminateOnNaN, so
+  that Keras can dispatch steps without waiting for each one's loss.
   """
 
-  def __init__(self, path: str, resume: bool):
+  def on_epoch_end(self, epoch, logs=None):
+    if not math.isfinite((logs or {}).get("loss", 0.0)):
+      self.model.stop_training = True
+
+
+class _EpochRecord(keras.callbacks.Callback):
+  """Commits every finished epoch: its metrics, and optionally its weights.
+
+  An epoch's weights (model and optimizer) are written to a temporary file
+  and renamed to backup/epoch-<n>.weights.h5; then epochs.json, rewritten
+  atomically, commits the epoch. A crash at any point leaves the last
+  committed epoch loadable: resume() picks it up, and a weights file written
+  after it is ignored. Keras' BackupAndRestore writes in place and would not
+  tell the input pipeline which epoch training resumes at.
+  """
+
+  def __init__(self, output_dir: str, keep_weights: bool):
     super().__init__()
-    self.path = path
-    self.epochs: list[dict[str, float]] = []
-    if resume and os.path.exists(path):
-      with open(path) as stream:
-        self.epochs = json.load(stream)
+    self.log_path = os.path.join(output_dir, EPOCH_LOG)
+    self.backup_dir = os.path.join(output_dir, BACKUP_DIR)
+    self.keep_weights = keep_weights
+    self.epochs: list[dict[str, float | None]] = []
+
+  def _weights_path(self, epochs_done: int) -> str:
+    return os.path.join(self.backup_dir, f"epoch-{epochs_done}.weights.h5")
+
+  def resume(self, model: keras.Model) -> int:
+    """Restores the last committed epoch, if any; returns epochs done."""
+    if not (self.keep_weights and os.path.exists(self.log_path)):
+      return 0
+    with open(self.log_path) as stream:
+      committed = json.load(stream)
+    weights = self._weights_path(len(committed))
+    if not committed or not os.path.exists(weights):
+      return 0
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(weights)
+    self.epochs = committed
+    logging.info("Resuming after epoch %d from %s", len(committed), weights)
+    return len(committed)
 
   def on_epoch_end(self, epoch, logs=None):
-    del self.epochs[epoch:]  # Epochs redone after a resume replace old ones.
-    self.epochs.append({key: float(value) for key, value in (logs or {}).items()})
-    files.write_json_atomically(self.path, self.epochs)
+    del self.epochs[epoch:]
+    self.epochs.append({key: _finite_or_none(value)
+                        for key, value in (logs or {}).items()})
+    if self.keep_weights:
+      os.makedirs(self.backup_dir, exist_ok=True)
+      partial = os.path.join(self.backup_dir, "partial.weights.h5")
+      self.model.save_weights(partial, overwrite=True)
+      os.replace(partial, self._weights_path(epoch + 1))
+    files.write_json_atomically(self.log_path, self.epochs)
+    if self.keep_weights:
+      for name in os.listdir(self.backup_dir):
+        if name != os.path.basename(self._weights_path(epoch + 1)):
+          os.remove(os.path.join(self.backup_dir, name))
+
+  def discard_backup(self) -> None:
+    shutil.rmtree(self.backup_dir, ignore_errors=True)
 
   def history(self) -> dict[str, list[float]]:
     keys = {key for epoch in self.epochs for key in epoch}
-    return {key: [epoch.get(key, math.nan) for epoch in self.epochs]
-            for key in keys}
+    return {key: [math.nan if epoch.get(key) is None else epoch[key]
+                  for epoch in self.epochs] for key in keys}
+
+
+def _finite_or_none(value) -> float | None:
+  value = float(value)
+  return value if math.isfinite(value) else None
+
+
+class _DropPathRamp(keras.callbacks.Callback):
+  """Raises ScheduledDropPath's progress from 0 to 1 over training.
+
+  The official code ramps per step; this ramps per epoch (epoch e of E
+  trains at e / E), because assigning the drop-path variables between steps
+  that Keras dispatches asynchronously breaks MirroredStrategy's collectives,
+  and Keras' JAX backend would ignore them. With the 600 epochs of final
+  training the two schedules differ by under 0.2%.
+  """
+
+  def __init__(self, epochs: int):
+    super().__init__()
+    self.epochs = epochs
+
+  def on_epoch_begin(self, epoch, logs=None):
+    operators.set_drop_path_progress(self.model, epoch / self.epochs)
 
 
 def _write_hparams(log_dir: str, cell: search_space.Cell,
@@ -141,21 +204,28 @@ def _write_hparams(log_dir: str, cell: search_space.Cell,
     hparams_api.hparams(values, trial_id=str(cell))
 
 
-def _resolve(switch: str) -> bool:
+def _mixed_precision(switch: str) -> bool:
   return switch == "on" or (
       switch == "auto" and bool(tf.config.list_physical_devices("GPU")))
 
 
-def _compile(model: keras.Model, config: train_config.TrainConfig, steps: int) -> None:
+def _compile(model: keras.Model, config: train_config.TrainConfig,
+             steps: int) -> None:
+  """SGD with cosine decay; cross-entropy, plus the aux head's if it has one."""
   schedule = keras.optimizers.schedules.CosineDecay(
       config.learning_rate, decay_steps=max(steps, 1))
   optimizer = keras.optimizers.SGD(
       schedule, momentum=config.momentum,
       global_clipnorm=config.gradient_clip_norm or None)
-  model.compile(
-      optimizer=optimizer,
-      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-      metrics=["accuracy"], jit_compile=_resolve(config.xla))
+  loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+  if len(model.outputs) == 1:
+    losses, weights, metrics = loss, None, ["accuracy"]
+  else:  # [logits, aux_logits]: accuracy on the logits only.
+    losses, weights = [loss, loss], [1.0, config.aux_head_weight]
+    metrics = [["accuracy"], []]
+  jit_compile = {"auto": "auto", "on": True, "off": False}[config.xla]
+  model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
+                metrics=metrics, jit_compile=jit_compile)
 
 
 def _failure(cell, reason: str, started: float, params: int = 0,
@@ -186,59 +256,64 @@ def train_and_evaluate(
     callbacks: more Keras callbacks, run after the trainer's own.
 
   Returns:
-    The result; status "failed" with a reason for a NaN loss, running out of
-    memory or another TensorFlow runtime error.
+    The result; status "failed" with a reason for a NaN loss or running out
+    of memory. Other errors are bugs and propagate.
+
+  Note: it resets Keras' global state (clear_session, the dtype policy) and
+  seeds Python's, NumPy's and TensorFlow's global random generators with
+  config.seed, as every child must start from the same state.
   """
   started = time.perf_counter()
   cell = cell.canonical()
   keras.backend.clear_session()
   gc.collect()
   keras.utils.set_random_seed(config.seed)
-  mixed = _resolve(config.mixed_precision)
-  keras.mixed_precision.set_dtype_policy("mixed_float16" if mixed else "float32")
+  mixed = _mixed_precision(config.mixed_precision)
+  keras.mixed_precision.set_dtype_policy(
+      "mixed_float16" if mixed else "float32")
   model = None
   try:
     strategy = strategies.make_strategy(config.strategy)
+    steps_per_epoch = data.steps_per_epoch
     with strategy.scope():
       model = network.build_network(cell, net)
-      _compile(model, config, _steps_per_epoch(data.train) * config.epochs)
+      _compile(model, config, steps_per_epoch * config.epochs)
     params = network.count_trainable_params(model)
     log_dir = os.path.join(output_dir, "tensorboard")
     _write_hparams(log_dir, cell, net, data.info, config, data.batch_size)
-    clock = _TrainingClock(data.batch_size)
-    epoch_log = _EpochLog(os.path.join(output_dir, EPOCH_LOG),
-                          resume=config.keep_checkpoints)
-    own = [keras.callbacks.TerminateOnNaN(), clock,
+    record = _EpochRecord(output_dir, keep_weights=config.keep_checkpoints)
+    first_epoch = record.resume(model)
+    clock = _TrainingClock()
+    own = [_StopOnNaN(), clock,
            keras.callbacks.TensorBoard(log_dir, write_graph=False)]
-    if config.keep_checkpoints:
-      own.append(keras.callbacks.BackupAndRestore(
-          os.path.join(output_dir, "backup")))
-    own.append(epoch_log)
-    model.fit(data.train, validation_data=data.validation,
-              epochs=config.epochs, callbacks=own + list(callbacks),
-              shuffle=False, verbose=config.verbose)
-    result = _result_from_history(cell, epoch_log.history(), params, clock,
-                                  data.info, started)
-    if result.status == STATUS_OK and export_dir:
-      export.export_classifier(model, data.info.image_shape, export_dir)
+    if net.drop_path_keep_prob < 1.0:
+      own.append(_DropPathRamp(config.epochs))
+    own.append(record)
+    remaining = config.epochs - first_epoch
+    if remaining > 0:
+      train, validation = data.train(first_epoch, remaining), data.validation
+      if len(model.outputs) > 1:  # The auxiliary head learns the same labels.
+        train, validation = (
+            dataset.map(lambda images, labels: (images, (labels, labels)))
+            for dataset in (train, validation))
+      model.fit(train, steps_per_epoch=steps_per_epoch,
+                initial_epoch=first_epoch, epochs=config.epochs,
+                validation_data=validation, callbacks=own + list(callbacks),
+                verbose=config.verbose)
+    result = _result_from_history(cell, record.history(), params, clock,
+                                  data, started)
+    if result.status == STATUS_OK:
+      if export_dir:
+        export.export_classifier(model, data.info.image_shape, export_dir)
+      record.discard_backup()
     return result
   except tf.errors.ResourceExhaustedError as error:
     return _failure(cell, f"out of memory: {_first_line(error)}", started)
-  except tf.errors.OpError as error:
-    return _failure(cell, f"{type(error).__name__}: {_first_line(error)}",
-                    started)
   finally:
     del model
     keras.mixed_precision.set_dtype_policy("float32")
     keras.backend.clear_session()
     gc.collect()
-
-
-def _steps_per_epoch(dataset: tf.data.Dataset) -> int:
-  steps = int(dataset.cardinality())
-  if steps < 0:  # Unknown: count once (the cosine schedule needs the total).
-    steps = int(dataset.reduce(0, lambda count, _: count + 1))
-  return steps
 
 
 def _first_line(error: Exception) -> str:
@@ -247,11 +322,13 @@ def _first_line(error: Exception) -> str:
 
 
 def _result_from_history(cell, history: dict[str, list[float]], params: int,
-                         clock: _TrainingClock, info: datasets.DatasetInfo,
+                         clock: _TrainingClock, data: datasets.SearchData,
                          started: float) -> ChildResult:
   losses = history.get("loss", [])
-  accuracies = history.get("val_accuracy", [])
-  val_losses = history.get("val_loss", [])
+  # With an auxiliary head, Keras names the logits' metrics after the layer.
+  accuracies = history.get("val_accuracy",
+                           history.get("val_logits_accuracy", []))
+  val_losses = history.get("val_logits_loss", history.get("val_loss", []))
   epochs_run = len(losses)
   nan_epochs = [epoch for epoch, loss in enumerate(losses, 1)
                 if not math.isfinite(loss)]
@@ -271,5 +348,6 @@ def _result_from_history(cell, history: dict[str, list[float]], params: int,
       validation_loss=float(val_losses[-1]),
       trainable_params=params, epochs_run=epochs_run,
       wall_seconds=time.perf_counter() - started,
-      train_images_per_second=clock.images_per_second(
-          info.num_train_examples))
+      train_images_per_second=(
+          data.num_train_examples * clock.epochs / clock.seconds
+          if clock.seconds else 0.0))

@@ -1,4 +1,4 @@
-"""The input pipeline: tfds image-classification datasets, split and augmented as the paper does.
+"""The input pipeline: tfds image datasets, split and augmented as in the paper.
 
 Any tfds dataset with an image and a class-label feature works: cifar10 (the
 paper's), fashion_mnist (offline from Debian's files when tfds' own data is not
@@ -8,8 +8,10 @@ test split is only for final evaluation. Training examples are standardized
 per image, padded by 4, randomly cropped back and randomly flipped left-right.
 
 Example:
-  data = load_search_data(train_config.DataConfig(dataset="fashion_mnist", batch_size=64))
-  model.fit(data.train, validation_data=data.validation)
+  data = load_search_data(
+      train_config.DataConfig(dataset="fashion_mnist", batch_size=64))
+  model.fit(data.train(0, 3), steps_per_epoch=data.steps_per_epoch, epochs=3,
+            validation_data=data.validation)
 """
 
 import dataclasses
@@ -22,8 +24,9 @@ from pnas_tf import debian_fashion_mnist
 from pnas_tf import train_config
 
 _PAD = 4
-# Shuffle buffer cap: a whole CIFAR-10 training split fits.
-_MAX_SHUFFLE_BUFFER = 50_000
+# Examples are shuffled within blocks of this many (one block holds all of
+# CIFAR-10's training split), in memory as one batch while an epoch starts.
+_SHUFFLE_BLOCK = 50_000
 
 
 class DatasetUnavailableError(ValueError):
@@ -46,11 +49,34 @@ class DatasetInfo:
 
 @dataclasses.dataclass(frozen=True)
 class SearchData:
-  """Batched training and validation datasets of one search."""
-  train: tf.data.Dataset
-  validation: tf.data.Dataset
+  """The data of a search: training epochs on demand, validation batches.
+
+  Attributes:
+    config: the data settings.
+    info: what the data is.
+    train_examples: the decoded training examples, cached in memory on
+      first use and shared by every child.
+    validation: batched, standardized validation examples in a fixed order.
+    num_train_examples: examples in one training epoch.
+  """
+  config: train_config.DataConfig
   info: DatasetInfo
-  batch_size: int
+  train_examples: tf.data.Dataset
+  validation: tf.data.Dataset
+  num_train_examples: int
+
+  @property
+  def batch_size(self) -> int:
+    return self.config.batch_size
+
+  @property
+  def steps_per_epoch(self) -> int:
+    return -(-self.num_train_examples // self.config.batch_size)
+
+  def train(self, first_epoch: int = 0, num_epochs: int = 1) -> tf.data.Dataset:
+    """Training batches of the given epochs (see training_dataset)."""
+    return training_dataset(self.train_examples, self.config, first_epoch,
+                            num_epochs)
 
 
 def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
@@ -91,7 +117,8 @@ def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
   try:
     builder.download_and_prepare()
   except Exception as error:  # pylint: disable=broad-except
-    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = str(error).strip()
+    first_line = text.splitlines()[0] if text else type(error).__name__
     raise DatasetUnavailableError(
         f"dataset {config.dataset!r} needs a download on first use and it "
         f"failed ({first_line[:200]}): run once with internet access, or copy "
@@ -116,7 +143,8 @@ def _check_image_classification(builder: tfds.core.DatasetBuilder) -> None:
         "pnas_tf needs a fixed image shape")
 
 
-def split_names(config: train_config.DataConfig, train_size: int | None) -> tuple[str, str]:
+def split_names(config: train_config.DataConfig,
+                train_size: int | None) -> tuple[str, str]:
   """tfds split strings (training, validation) for the search.
 
   Args:
@@ -135,13 +163,15 @@ def split_names(config: train_config.DataConfig, train_size: int | None) -> tupl
     if train_size is None:
       percent = validation * 100
       if percent != int(percent):
-        raise ValueError("a fractional validation_size needs a whole percent "
-                         "when the split size is unknown")
+        raise ValueError(
+            f"validation_size {validation} is not a whole percent, which tfds "
+            "slicing needs when the split size is unknown")
       return f"train[:-{int(percent)}%]", f"train[-{int(percent)}%:]"
     validation = round(validation * train_size)
   validation = int(validation)
   if train_size is None:
-    limit = f"{config.num_train_examples}" if config.num_train_examples else f"-{validation}"
+    limit = (str(config.num_train_examples) if config.num_train_examples
+             else f"-{validation}")
     return f"train[:{limit}]", f"train[-{validation}:]"
   available = train_size - validation
   if validation < 1 or available < 1:
@@ -158,6 +188,7 @@ def split_names(config: train_config.DataConfig, train_size: int | None) -> tupl
 
 def dataset_info(builder: tfds.core.DatasetBuilder,
                  config: train_config.DataConfig) -> DatasetInfo:
+  """What `config`'s search data is, from the builder's tfds info."""
   image_key, label_key = builder.info.supervised_keys
   features = builder.info.features
   splits = builder.info.splits
@@ -203,19 +234,52 @@ def _read(builder, split: str) -> tf.data.Dataset:
                             shuffle_files=False, read_config=read_config)
 
 
-def training_dataset(builder, split: str, config: train_config.DataConfig) -> tf.data.Dataset:
-  """Augmented, shuffled, batched training examples; reshuffled every epoch."""
-  dataset = _read(builder, split).cache()
-  dataset = dataset.shuffle(_MAX_SHUFFLE_BUFFER, seed=config.seed,
-                            reshuffle_each_iteration=True)
-  # One stateless seed per example; a new stream every epoch, the same streams
-  # on every run with the same seed.
-  seeds = tf.data.Dataset.random(seed=config.seed,
-                                 rerandomize_each_iteration=True).batch(2)
-  dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-      lambda example, seed: _augment(*example, seed, config.random_flip),
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return dataset.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+def training_dataset(examples: tf.data.Dataset,
+                     config: train_config.DataConfig, first_epoch: int = 0,
+                     num_epochs: int = 1) -> tf.data.Dataset:
+  """Epochs first_epoch .. first_epoch + num_epochs - 1 of augmented batches.
+
+  Epoch k is shuffled and augmented with seeds made from (config.seed, k)
+  alone, so it is the same batches whether training started at epoch 0 or
+  resumed at k, and whichever child of a search trains on it. Examples are
+  shuffled within consecutive blocks of 50,000 (a whole CIFAR-10 split).
+
+  Args:
+    examples: decoded (uint8 image, label) pairs, e.g. cached_examples().
+    config: batch size, seed and flips.
+    first_epoch: the first epoch to produce.
+    num_epochs: how many epochs, one after another.
+
+  Returns:
+    Batches of (float32 images, int64 labels); an epoch's last batch may be
+    smaller.
+  """
+  base_seed = tf.constant([config.seed, 0], tf.int64)
+
+  def shuffle_block(block_index, block, epoch_seed):
+    images, labels = block
+    order = tf.random.experimental.stateless_shuffle(
+        tf.range(tf.shape(labels)[0]),
+        seed=tf.random.experimental.stateless_fold_in(epoch_seed, block_index))
+    return tf.gather(images, order), tf.gather(labels, order)
+
+  def augment(index, example, epoch_seed):
+    example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
+    return _augment(*example, example_seed, config.random_flip)
+
+  def one_epoch(epoch):
+    # Stateless throughout: the same (seed, epoch) gives the same batches,
+    # whatever TensorFlow's global seed or how often this was iterated.
+    epoch_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
+    shuffled = examples.batch(_SHUFFLE_BLOCK).enumerate().map(
+        lambda index, block: shuffle_block(index, block, epoch_seed)).unbatch()
+    augmented = shuffled.enumerate().map(
+        lambda index, example: augment(index, example, epoch_seed),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return augmented.batch(config.batch_size)
+
+  epochs = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs)
+  return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_dataset(builder, split: str, batch_size: int) -> tf.data.Dataset:
@@ -235,8 +299,12 @@ def load_search_data(config: train_config.DataConfig) -> SearchData:
   """
   builder = get_builder(config)
   info = dataset_info(builder, config)
+  examples = _read(builder, info.train_split).cache()
+  num_train = info.num_train_examples
+  if num_train is None:  # tfds does not know the split sizes (mock data).
+    num_train = int(examples.reduce(0, lambda count, _: count + 1))
   return SearchData(
-      train=training_dataset(builder, info.train_split, config),
+      config=config, info=info, train_examples=examples,
       validation=evaluation_dataset(builder, info.validation_split,
                                     config.batch_size),
-      info=info, batch_size=config.batch_size)
+      num_train_examples=num_train)

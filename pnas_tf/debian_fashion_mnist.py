@@ -30,6 +30,7 @@ IMAGE_SHAPE = (28, 28, 1)
 
 
 def files_present(directory: str = DEFAULT_DIRECTORY) -> bool:
+  """Whether all four Fashion-MNIST files are in `directory`."""
   return all(os.path.exists(os.path.join(directory, name))
              for pair in _FILES.values() for name in pair)
 
@@ -65,7 +66,7 @@ class DebianFashionMnist(tfds.core.GeneratorBasedBuilder):
     reference = tfds.builder("fashion_mnist").info.features
     return tfds.core.DatasetInfo(
         builder=self,
-        description="Fashion-MNIST from Debian's dataset-fashion-mnist package.",
+        description="Fashion-MNIST from Debian's dataset-fashion-mnist.",
         features=tfds.features.FeaturesDict({
             "image": tfds.features.Image(shape=IMAGE_SHAPE),
             "label": tfds.features.ClassLabel(

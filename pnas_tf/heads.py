@@ -1,4 +1,4 @@
-"""The auxiliary classifier head that final training adds (NASNet's, as PNAS uses it).
+"""The auxiliary classifier head of final training (NASNet's, as PNAS uses it).
 
 ReLU -> 5x5 average pool, stride 3, VALID -> 1x1 conv 128 -> BN -> ReLU ->
 conv 768 with a kernel the size of the remaining feature map -> BN -> ReLU ->

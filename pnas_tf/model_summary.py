@@ -1,4 +1,4 @@
-r"""Prints what a cell's network costs: parameters and every cell's output shape.
+r"""Prints what a cell's network costs: parameters, every cell's output shape.
 
 One JSON object on stdout: the canonical cell, the preset and its settings, the
 trainable parameters of the network as served ("params", no auxiliary head)

@@ -28,7 +28,8 @@ from pnas_tf import search_space
 AUX_HEAD_NAME = "aux_head"
 
 
-def _stem(images, config: network_config.NetworkConfig, settings: operators.ConvSettings):
+def _stem(images, config: network_config.NetworkConfig,
+          settings: operators.ConvSettings):
   """The stem conv and BN; the first cell reads only its output."""
   if config.skeleton == "cifar":
     conv = settings.conv(int(config.filters * config.stem_multiplier), 3)
@@ -38,7 +39,8 @@ def _stem(images, config: network_config.NetworkConfig, settings: operators.Conv
   return settings.batch_norm(name="stem_bn")(conv(images))
 
 
-def build_network(cell: search_space.Cell | str, config: network_config.NetworkConfig,
+def build_network(cell: search_space.Cell | str,
+                  config: network_config.NetworkConfig,
                   name: str = "pnas") -> keras.Model:
   """Builds the network of `cell` on `config`'s skeleton.
 
@@ -51,7 +53,8 @@ def build_network(cell: search_space.Cell | str, config: network_config.NetworkC
     A functional keras.Model from float images (batch, S, S, C) to logits
     (batch, num_classes); with config.use_aux_head, to [logits, aux_logits].
   """
-  cell = cell if isinstance(cell, search_space.Cell) else search_space.Cell.parse(cell)
+  if not isinstance(cell, search_space.Cell):
+    cell = search_space.Cell.parse(cell)
   settings = operators.ConvSettings(weight_decay=config.weight_decay,
                                     bn_momentum=config.bn_momentum,
                                     bn_epsilon=config.bn_epsilon)
@@ -63,7 +66,8 @@ def build_network(cell: search_space.Cell | str, config: network_config.NetworkC
   plan = []
   if config.skeleton == "imagenet":
     for index in range(network_config.NUM_IMAGENET_STEM_CELLS):
-      scaling = network_config.FILTER_SCALING_RATE ** (index - network_config.NUM_IMAGENET_STEM_CELLS)
+      scaling = network_config.FILTER_SCALING_RATE ** (
+          index - network_config.NUM_IMAGENET_STEM_CELLS)
       plan.append((f"stem_cell_{index}", int(config.filters * scaling), 2))
   reductions = config.reduction_indices()
   scaling = 1

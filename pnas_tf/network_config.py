@@ -49,15 +49,16 @@ class NetworkConfig:
   def __post_init__(self):
     if self.skeleton not in SKELETONS:
       raise ValueError(
-          f"skeleton must be one of {', '.join(SKELETONS)}, got {self.skeleton!r}")
+          f"skeleton must be one of {', '.join(SKELETONS)}, "
+          f"got {self.skeleton!r}")
     for name in ("num_cells_per_stack", "filters", "num_classes", "image_size",
                  "image_channels"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
     if self.skeleton == "imagenet" and self.filters < 4:
       raise ValueError(
-          f"filters must be >= 4 for the imagenet skeleton (its first stem cell "
-          f"has filters // 4), got {self.filters}")
+          "filters must be >= 4 for the imagenet skeleton (its first stem "
+          f"cell has filters // 4), got {self.filters}")
     if self.stem_multiplier <= 0:
       raise ValueError(
           f"stem_multiplier must be > 0, got {self.stem_multiplier}")
@@ -84,7 +85,7 @@ class NetworkConfig:
     return 3 * self.num_cells_per_stack
 
   def aux_head_input_size(self) -> int:
-    """Height of the feature map the auxiliary head reads (after one reduction)."""
+    """Height of the feature map the auxiliary head reads."""
     size = self.image_size
     if self.skeleton == "imagenet":
       size = (size - 3) // 2 + 1  # The stem conv.

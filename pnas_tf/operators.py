@@ -101,7 +101,7 @@ def _relu():
 
 
 def _subsample(strides: int):
-  """Keeps every `strides`-th row and column from the first: ceil(n / s) of n."""
+  """Keeps every `strides`-th row and column from the first (ceil(n / s))."""
   return layers.AveragePooling2D(pool_size=1, strides=strides, padding="valid")
 
 
@@ -192,7 +192,7 @@ def apply_chain(chain: Sequence[layers.Layer], x, training=None):
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class CellOperation(layers.Layer):
-  """One operator of a block, e.g. CellOperation("sep5x5", filters=54, strides=2)."""
+  """One operator of a block, e.g. CellOperation("sep5x5", 54, strides=2)."""
 
   def __init__(self, operation: str, filters: int, strides: int = 1,
                settings: dict[str, Any] | None = None, **kwargs):
@@ -284,14 +284,17 @@ class ScheduledDropPath(layers.Layer):
   non-trainable weight in [0, 1] that a callback raises over training (see
   `set_drop_path_progress`); keep_prob is already scaled for the cell's depth
   by the network builder. Survivors are scaled by 1 / keep. Does nothing at
-  inference. On the JAX backend, fit() holds variable values of its own
-  during an epoch, so set the progress in on_epoch_begin, not per batch.
+  inference. Set the progress between epochs (on_epoch_begin), not between
+  steps: Keras' JAX backend holds its own copy of the variables during an
+  epoch, and MirroredStrategy's collectives break on assignments between
+  asynchronously dispatched steps.
   """
 
   def __init__(self, keep_prob: float, seed: int | None = None, **kwargs):
     super().__init__(**kwargs)
     if not 0.0 < keep_prob <= 1.0:
-      raise ValueError(f"drop-path keep_prob must be in (0, 1], got {keep_prob}")
+      raise ValueError(
+          f"drop-path keep_prob must be in (0, 1], got {keep_prob}")
     self.keep_prob = keep_prob
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)

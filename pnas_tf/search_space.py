@@ -2,8 +2,8 @@
 
 A cell is a sequence of blocks. A block reads two hidden states, applies one
 operator to each and adds the results. Hidden-state indices follow the official
-PNASNet-5 code: 0 = H(c-1), 1 = H(c-2), 2 + i = the output of block i + 1. A block
-may read the two cell inputs and any earlier block of its cell.
+PNASNet-5 code: 0 = H(c-1), 1 = H(c-2), 2 + i = the output of block i + 1.
+A block may read the two cell inputs and any earlier block of its cell.
 
 String form (usable on a command line without quoting): blocks joined by ",",
 each block "op:input+op:input". The published PNASNet-5 cell reads
@@ -177,7 +177,7 @@ class Cell:
 
 
 def _structure_keys(blocks: Sequence[Block]) -> list[tuple[int, str]]:
-  """(depth, structural expression) per block; both invariant under renumbering."""
+  """(depth, structural expression) per block; renumbering changes neither."""
   keys: list[tuple[int, str]] = []
   for block in blocks:
     depth = 1
@@ -193,8 +193,9 @@ def _structure_keys(blocks: Sequence[Block]) -> list[tuple[int, str]]:
   return keys
 
 
-def _renumbered(blocks: Sequence[Block], order: Sequence[int]) -> tuple[Block, ...]:
-  """The blocks taken in `order`, with references and operand order rewritten."""
+def _renumbered(blocks: Sequence[Block],
+                order: Sequence[int]) -> tuple[Block, ...]:
+  """The blocks taken in `order`, references and operand order rewritten."""
   new_index = {old: NUM_CELL_INPUTS + new for new, old in enumerate(order)}
   result = []
   for old in order:
@@ -217,7 +218,8 @@ def _canonical_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
   order = sorted(range(len(blocks)), key=keys.__getitem__)
   # Blocks with equal keys are structurally identical; which of them a later
   # block reads still matters, so try every order among them and keep the least.
-  groups = [list(group) for _, group in itertools.groupby(order, keys.__getitem__)]
+  groups = [list(group)
+            for _, group in itertools.groupby(order, keys.__getitem__)]
   if all(len(group) == 1 for group in groups):
     return _renumbered(blocks, order)
   candidates = (
@@ -228,7 +230,7 @@ def _canonical_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
 
 
 def _unique_operand_pairs(position: int) -> Iterable[Block]:
-  """Every block at 0-based `position` with operands in (input, operator) order."""
+  """Every block at 0-based `position`, operands in (input, operator) order."""
   operands = [(inp, op) for inp in range(NUM_CELL_INPUTS + position)
               for op in OPERATIONS]
   for (in1, op1), (in2, op2) in itertools.combinations_with_replacement(
@@ -275,7 +277,7 @@ def unordered_block_count(b: int) -> int:
 
 
 def ordered_cell_count(num_blocks: int) -> int:
-  """Cells of `num_blocks` blocks without removing any symmetry (the paper's 10^14)."""
+  """Cells of `num_blocks` blocks, no symmetry removed (the paper's 10^14)."""
   return math.prod(ordered_block_count(b) for b in range(1, num_blocks + 1))
 
 
@@ -285,7 +287,7 @@ def unordered_cell_count(num_blocks: int) -> int:
 
 
 def unique_cell_count(num_blocks: int) -> int:
-  """Cells of `num_blocks` blocks up to both symmetries `Cell.canonical` removes.
+  """Cells of `num_blocks` blocks up to the symmetries Cell.canonical removes.
 
   Counted exactly, without enumerating, by Burnside's lemma: the unique cells
   are the orbits of block-labelled cells (any acyclic reading pattern, operand
@@ -313,7 +315,8 @@ def unique_cell_count(num_blocks: int) -> int:
   return int(total)
 
 
-def _partitions(n: int, largest: int | None = None) -> Iterable[tuple[int, ...]]:
+def _partitions(n: int,
+                largest: int | None = None) -> Iterable[tuple[int, ...]]:
   largest = n if largest is None else largest
   if n == 0:
     yield ()

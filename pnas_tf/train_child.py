@@ -43,12 +43,14 @@ SAVED_MODEL_DIR = "saved_model"
 
 
 def define_flags() -> None:
+  """The shared child flags, plus --cell."""
   child_flags.define_flags()
   flags.DEFINE_string("cell", None,
                       "The cell: 'op:input+op:input,...' or PNASNet-5.")
 
 
 def main(argv):
+  """Trains the child; returns the exit status (0 trained, 1 failed)."""
   if len(argv) > 1:
     raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = flags.FLAGS
@@ -70,8 +72,11 @@ def main(argv):
   from pnas_tf import datasets
   try:
     data = datasets.load_search_data(settings.data)
-  except ValueError as error:  # Includes DatasetUnavailableError.
+  except datasets.DatasetUnavailableError as error:
     raise cli.UsageError(f"--dataset: {error}") from None
+  except ValueError as error:
+    # Split sizes that do not fit; the message starts with the flag's name.
+    raise cli.UsageError(f"--{error}") from None
   net = child_flags.network_for(settings, data.info.num_classes,
                                 data.info.image_shape)
 

@@ -44,13 +44,15 @@ class DataConfig:
     if not self.dataset:
       raise ValueError("dataset must be a tfds dataset name")
     if self.validation_size <= 0 or (
-        self.validation_size >= 1 and self.validation_size != int(self.validation_size)):
+        self.validation_size >= 1
+        and self.validation_size != int(self.validation_size)):
       raise ValueError(
           "validation_size must be a count >= 1 or a fraction in (0, 1), got "
           f"{self.validation_size}")
     if self.num_train_examples < 0:
       raise ValueError(
-          f"num_train_examples must be >= 0 (0: all), got {self.num_train_examples}")
+          "num_train_examples must be >= 0 (0: all), got "
+          f"{self.num_train_examples}")
     if self.batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
@@ -73,6 +75,8 @@ class TrainConfig:
       present (default); "off" never.
     keep_checkpoints: back up after every epoch, so an interrupted child
       continues from its last finished epoch instead of restarting.
+    aux_head_weight: weight of the auxiliary head's loss, for networks that
+      have one (final training; PAPER.md: 0.4).
     verbose: Keras fit verbosity (0 silent, 2 one line per epoch).
   """
   epochs: int = 20
@@ -84,6 +88,7 @@ class TrainConfig:
   mixed_precision: str = "off"
   xla: str = "auto"
   keep_checkpoints: bool = False
+  aux_head_weight: float = 0.4
   verbose: int = 0
 
   def __post_init__(self):
@@ -99,6 +104,9 @@ class TrainConfig:
     if self.strategy not in STRATEGIES:
       raise ValueError(f"strategy must be one of "
                        f"{', '.join(STRATEGIES)}, got {self.strategy!r}")
+    if self.aux_head_weight < 0:
+      raise ValueError(
+          f"aux_head_weight must be >= 0, got {self.aux_head_weight}")
     for name in ("mixed_precision", "xla"):
       if getattr(self, name) not in SWITCHES:
         raise ValueError(f"{name} must be one of {', '.join(SWITCHES)}, got "

@@ -34,6 +34,18 @@ def scalar_tags(directory):
   return set(accumulator.Tags()["tensors"])
 
 
+class RaiseInEpoch(keras.callbacks.Callback):
+  """Raises `error` when training batch 1 of epoch 0 ends."""
+
+  def __init__(self, error):
+    super().__init__()
+    self.error = error
+
+  def on_train_batch_end(self, batch, logs=None):
+    if batch == 1:
+      raise self.error
+
+
 class StopAfterEpoch(keras.callbacks.Callback):
   """Simulates a crash once `epoch` (0-based) has finished and been saved."""
 
@@ -93,26 +105,109 @@ class ChildTrainerTest(tf.test.TestCase):
     self.assertFalse(os.path.exists(os.path.join(self.output_dir,
                                                  "saved_model")))
 
+  def test_out_of_memory_fails_the_child_other_errors_propagate(self):
+    oom = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
+    result = child_trainer.train_and_evaluate(
+        CELL, NET, mock_data(), train_config.TrainConfig(epochs=1),
+        self.output_dir, callbacks=[RaiseInEpoch(oom)])
+    self.assertEqual(result.status, child_trainer.STATUS_FAILED)
+    self.assertIn("out of memory", result.reason)
+    bug = tf.errors.InvalidArgumentError(None, None, "labels out of range")
+    with self.assertRaises(tf.errors.InvalidArgumentError):
+      child_trainer.train_and_evaluate(
+          CELL, NET, mock_data(), train_config.TrainConfig(epochs=1),
+          self.output_dir, callbacks=[RaiseInEpoch(bug)])
+
+  def test_same_child_twice_gives_the_same_result(self):
+    data = mock_data()
+    config = train_config.TrainConfig(epochs=2, seed=4)
+    first, second = (child_trainer.train_and_evaluate(
+        CELL, NET, data, config, os.path.join(self.output_dir, name))
+                     for name in ("first", "second"))
+    self.assertEqual(first.validation_accuracy, second.validation_accuracy)
+    self.assertEqual(first.validation_loss, second.validation_loss)
+
   def test_interrupted_child_resumes_from_its_last_epoch(self):
     config = train_config.TrainConfig(epochs=3, keep_checkpoints=True)
     data = mock_data()
+    uninterrupted = child_trainer.train_and_evaluate(
+        CELL, NET, data, config, os.path.join(self.output_dir, "whole"))
     with self.assertRaises(KeyboardInterrupt):
       child_trainer.train_and_evaluate(CELL, NET, data, config,
                                        self.output_dir,
                                        callbacks=[StopAfterEpoch(1)])
     with open(os.path.join(self.output_dir, child_trainer.EPOCH_LOG)) as f:
       self.assertLen(json.load(f), 2)
+    self.assertEqual(os.listdir(os.path.join(self.output_dir, "backup")),
+                     ["epoch-2.weights.h5"])
 
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: seen.append(
+            int(record.model.optimizer.iterations.numpy())),
+        on_epoch_begin=lambda epoch, logs: seen.append(epoch))
+    result = child_trainer.train_and_evaluate(CELL, NET, data, config,
+                                              self.output_dir,
+                                              callbacks=[record])
+    # Weights and optimizer restored after 2 epochs of 4 steps; only the
+    # missing epoch runs, on the data it would have seen.
+    self.assertEqual(seen, [8, 2])
+    self.assertEqual(result.status, child_trainer.STATUS_OK)
+    self.assertEqual(result.epochs_run, 3)  # Counted across the restart.
+    self.assertAllClose(result.validation_accuracy,
+                        uninterrupted.validation_accuracy)
+    self.assertAllClose(result.validation_loss, uninterrupted.validation_loss,
+                        rtol=1e-5)
+    self.assertFalse(os.path.exists(os.path.join(self.output_dir, "backup")))
+
+  def test_a_weights_file_written_after_the_last_commit_is_ignored(self):
+    config = train_config.TrainConfig(epochs=2, keep_checkpoints=True)
+    data = mock_data()
+    with self.assertRaises(KeyboardInterrupt):
+      child_trainer.train_and_evaluate(CELL, NET, data, config,
+                                       self.output_dir,
+                                       callbacks=[StopAfterEpoch(0)])
+    # As if killed after writing epoch 2's weights but before committing it.
+    backup = os.path.join(self.output_dir, "backup")
+    with open(os.path.join(backup, "epoch-2.weights.h5"), "wb") as f:
+      f.write(b"torn")
     epochs_seen = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: epochs_seen.append(epoch))
     result = child_trainer.train_and_evaluate(CELL, NET, data, config,
                                               self.output_dir,
                                               callbacks=[record])
-    self.assertEqual(epochs_seen, [2])  # Only the epoch that was missing.
-    self.assertEqual(result.status, child_trainer.STATUS_OK)
-    self.assertEqual(result.epochs_run, 3)  # Counted across the restart.
-    self.assertFalse(os.path.exists(os.path.join(self.output_dir, "backup")))
+    self.assertEqual(epochs_seen, [1])
+    self.assertEqual((result.status, result.epochs_run),
+                     (child_trainer.STATUS_OK, 2))
+
+  def test_aux_head_and_drop_path_of_final_training(self):
+    net = network_config.preset("cifar_final", filters=4,
+                                num_cells_per_stack=1)
+    self.assertTrue(net.use_aux_head)
+    progress = []
+
+    def read_progress(logs):
+      del logs
+      progress.extend(float(d.progress.numpy())
+                      for layer in model_holder.model.layers
+                      for d in getattr(layer, "drop_paths", ()) if d)
+
+    model_holder = keras.callbacks.LambdaCallback(on_train_end=read_progress)
+    result = child_trainer.train_and_evaluate(
+        CELL, net, mock_data(), train_config.TrainConfig(epochs=2),
+        self.output_dir, export_dir=os.path.join(self.output_dir, "export"),
+        callbacks=[model_holder])
+    self.assertEqual(result.status, child_trainer.STATUS_OK, result.reason)
+    self.assertBetween(result.validation_accuracy, 0.0, 1.0)
+    self.assertTrue(np.isfinite(result.validation_loss))
+    # The second of 2 epochs trains at progress 1 / 2.
+    self.assertNotEmpty(progress)
+    self.assertAllClose(progress, [1 / 2] * len(progress))
+    served = tf.saved_model.load(os.path.join(self.output_dir, "export"))
+    probabilities = served.signatures["serving_default"](
+        images=tf.zeros((2, 32, 32, 3), tf.uint8))["probabilities"]
+    self.assertEqual(probabilities.shape, (2, 10))
 
   def test_no_keras_state_is_kept_from_child_to_child(self):
     data = mock_data(num_examples=16)

@@ -40,7 +40,8 @@ class SplitNamesTest(parameterized.TestCase):
        "leaves 0 of 50000"),
       ("limit_too_big", DataConfig(num_train_examples=45001), 50000,
        "exceeds the 45000 training examples"),
-      ("odd_percent", DataConfig(validation_size=0.125), None, "whole percent"),
+      ("odd_percent", DataConfig(validation_size=0.125), None,
+       "validation_size 0.125 is not a whole percent"),
   )
   def test_splits_that_do_not_fit(self, config, train_size, message):
     with self.assertRaisesRegex(ValueError, message):
@@ -122,7 +123,8 @@ class MockDataTest(tf.test.TestCase):
 
   def test_batches_shapes_and_dtypes(self):
     data = self.load()
-    images, labels = first_batch(data.train)
+    self.assertEqual((data.num_train_examples, data.steps_per_epoch), (24, 3))
+    images, labels = first_batch(data.train())
     self.assertEqual(images.shape, (8, 32, 32, 3))
     self.assertEqual(images.dtype, np.float32)
     self.assertEqual(labels.dtype, np.int64)
@@ -131,21 +133,32 @@ class MockDataTest(tf.test.TestCase):
     self.assertEqual(val_images.shape, (8, 32, 32, 3))
     # Validation images are standardized, not augmented: zero-mean each.
     self.assertAllClose(val_images.mean(axis=(1, 2, 3)), np.zeros(8), atol=1e-4)
-    self.assertEqual(sum(1 for _ in data.train), 3)  # 24 examples / 8.
+    self.assertEqual(sum(1 for _ in data.train()), 3)  # 24 examples / 8.
+    self.assertEqual(sum(1 for _ in data.train(0, 2)), 6)
 
   def test_deterministic_given_the_seed(self):
-    first = first_batch(self.load(seed=5).train)
-    again = first_batch(self.load(seed=5).train)
-    other = first_batch(self.load(seed=6).train)
-    self.assertAllEqual(first[0], again[0])
-    self.assertAllEqual(first[1], again[1])
+    data = self.load(seed=5)
+    first = first_batch(data.train())
+    again = first_batch(data.train())  # Same data object, built again.
+    fresh = first_batch(self.load(seed=5).train())
+    other = first_batch(self.load(seed=6).train())
+    for batch in (again, fresh):
+      self.assertAllEqual(first[0], batch[0])
+      self.assertAllEqual(first[1], batch[1])
     self.assertNotAllClose(first[0], other[0])
 
   def test_each_epoch_is_shuffled_and_augmented_anew(self):
     data = self.load(seed=5)
-    epoch_1 = np.concatenate([images for images, _ in data.train])
-    epoch_2 = np.concatenate([images for images, _ in data.train])
-    self.assertNotAllClose(epoch_1, epoch_2)
+    epochs = [images for images, _ in data.train(0, 2)]
+    self.assertNotAllClose(np.concatenate(epochs[:3]),
+                           np.concatenate(epochs[3:]))
+
+  def test_an_epoch_is_the_same_whether_started_at_or_resumed_to(self):
+    data = self.load(seed=5)
+    whole_run = [batch for batch, _ in data.train(0, 3)]
+    resumed = [batch for batch, _ in data.train(2, 1)]
+    for expected, actual in zip(whole_run[6:], resumed, strict=True):
+      self.assertAllEqual(expected, actual)
 
 
 class BuilderTest(parameterized.TestCase):

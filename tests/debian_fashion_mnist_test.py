@@ -73,7 +73,8 @@ class DebianFashionMnistTest(absltest.TestCase):
     self.assertEqual(data.info.image_shape, (28, 28, 1))
     self.assertEqual((data.info.num_train_examples,
                       data.info.num_validation_examples), (512, 5000))
-    self.assertEqual(sum(int(labels.shape[0]) for _, labels in data.train), 512)
+    self.assertEqual(sum(int(labels.shape[0]) for _, labels in data.train()),
+                     512)
 
   def test_rejects_a_file_of_the_wrong_kind(self):
     with tempfile.TemporaryDirectory() as directory:

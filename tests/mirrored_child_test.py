@@ -27,19 +27,30 @@ strategy = strategies.make_strategy("mirrored")
 with tfds.testing.mock_data(num_examples=32):
   data = datasets.load_search_data(
       train_config.DataConfig(dataset="cifar10", batch_size=8))
-result = child_trainer.train_and_evaluate(
-    search_space.Cell.parse("sep3x3:0+max3x3:1,identity:2+avg3x3:0"),
-    network_config.preset("cifar_search", filters=4, num_cells_per_stack=1),
-    data, train_config.TrainConfig(epochs=2, strategy="mirrored"),
-    tempfile.mkdtemp())
+cell = search_space.Cell.parse("sep3x3:0+max3x3:1,identity:2+avg3x3:0")
+config = train_config.TrainConfig(epochs=2, strategy="mirrored")
+search = child_trainer.train_and_evaluate(
+    cell, network_config.preset("cifar_search", filters=4,
+                                num_cells_per_stack=1),
+    data, config, tempfile.mkdtemp())
+# Final training's extras: auxiliary head and ScheduledDropPath, exported.
+export_dir = os.path.join(tempfile.mkdtemp(), "export")
+final = child_trainer.train_and_evaluate(
+    cell, network_config.preset("cifar_final", filters=4,
+                                num_cells_per_stack=1),
+    data, train_config.TrainConfig(epochs=3, strategy="mirrored"),
+    tempfile.mkdtemp(), export_dir=export_dir)
+served = tf.saved_model.load(export_dir).signatures["serving_default"]
+probabilities = served(images=tf.zeros((3, 32, 32, 3), tf.uint8))
 print(json.dumps({"replicas": strategy.num_replicas_in_sync,
-                  "result": result.to_json()}))
+                  "search": search.to_json(), "final": final.to_json(),
+                  "sums": probabilities["probabilities"].numpy().sum(1).tolist()}))
 """
 
 
 class MirroredChildTest(absltest.TestCase):
 
-  def test_child_trains_on_two_replicas(self):
+  def test_search_and_final_children_train_on_two_replicas(self):
     process = subprocess.run(
         [sys.executable, "-c", _CHILD], cwd=_ROOT, capture_output=True,
         text=True, timeout=600,
@@ -47,11 +58,14 @@ class MirroredChildTest(absltest.TestCase):
     self.assertEqual(process.returncode, 0, msg=process.stderr[-3000:])
     report = json.loads(process.stdout.strip().splitlines()[-1])
     self.assertEqual(report["replicas"], 2)
-    result = report["result"]
-    self.assertEqual(result["status"], "ok", msg=result["reason"])
-    self.assertEqual(result["epochs_run"], 2)
-    self.assertBetween(result["validation_accuracy"], 0.0, 1.0)
-    self.assertGreater(result["train_images_per_second"], 0)
+    for name in ("search", "final"):
+      result = report[name]
+      self.assertEqual(result["status"], "ok", msg=result["reason"])
+      self.assertEqual(result["epochs_run"], 2 if name == "search" else 3)
+      self.assertBetween(result["validation_accuracy"], 0.0, 1.0)
+      self.assertGreater(result["train_images_per_second"], 0)
+    for total in report["sums"]:
+      self.assertAlmostEqual(total, 1.0, places=5)
 
 
 if __name__ == "__main__":
