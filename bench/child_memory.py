@@ -1,13 +1,16 @@
 r"""Benchmark: host memory from child to child.
 
-Trains many tiny children one after another in one process, as a search does,
-and prints the resident memory after each. Keras state is cleared between
-children (child_trainer.train_and_evaluate does it), so after the first few
-children, which warm up TensorFlow's caches, memory should stay flat. Prints
-a row per child, then, last, the growth over the second half in MiB.
+Trains many tiny children one after another, as a search does, on real
+Fashion-MNIST (Debian's files, offline), and prints the resident memory of
+this process after each. In-process (the default), Keras state is cleared
+between children, yet TensorFlow keeps memory from every trained model
+(tensorflow/tensorflow#62854). With --isolate each child trains in a fresh
+process (child_process.train_in_subprocess) and this process stays flat.
+Prints a row per child, then, last, the growth over the second half in MiB.
 
 Example:
-  python bench/child_memory.py --children=20
+  python bench/child_memory.py --children=16
+  python bench/child_memory.py --children=16 --isolate
 """
 
 import os
@@ -17,15 +20,17 @@ import tempfile
 
 from absl import app
 from absl import flags
-import tensorflow_datasets as tfds
 
+from pnas_tf import child_process
 from pnas_tf import child_trainer
 from pnas_tf import datasets
 from pnas_tf import network_config
 from pnas_tf import search_space
 from pnas_tf import train_config
 
-_CHILDREN = flags.DEFINE_integer("children", 20, "Children to train.")
+_CHILDREN = flags.DEFINE_integer("children", 16, "Children to train.")
+_ISOLATE = flags.DEFINE_boolean("isolate", False,
+                                "Train each child in a fresh process.")
 
 
 def _resident_mib() -> float:
@@ -42,19 +47,24 @@ def _random_cell(rng: random.Random) -> search_space.Cell:
 def main(argv):
   del argv
   rng = random.Random(0)
-  config = train_config.DataConfig(dataset="cifar10", batch_size=16)
-  with tfds.testing.mock_data(num_examples=64):
-    data = datasets.load_search_data(config)
-  net = network_config.preset("cifar_search", filters=8,
-                              num_cells_per_stack=1)
+  config = train_config.DataConfig(dataset="fashion_mnist", batch_size=32,
+                                   num_train_examples=256, validation_size=128)
+  net = network_config.preset("cifar_search", filters=8, num_cells_per_stack=1,
+                              image_size=28, image_channels=1)
+  data = None if _ISOLATE.value else datasets.load_search_data(config)
   sizes = []
   print(f"{'child':>5}  {'cell':<40}  {'status':>6}  {'RSS MiB':>8}")
   with tempfile.TemporaryDirectory() as directory:
     for index in range(_CHILDREN.value):
       cell = _random_cell(rng)
-      result = child_trainer.train_and_evaluate(
-          cell, net, data, train_config.TrainConfig(epochs=1),
-          os.path.join(directory, str(index)))
+      output_dir = os.path.join(directory, str(index))
+      training = train_config.TrainConfig(epochs=1)
+      if _ISOLATE.value:
+        result = child_process.train_in_subprocess(cell, net, config, training,
+                                                   output_dir)
+      else:
+        result = child_trainer.train_and_evaluate(cell, net, data, training,
+                                                  output_dir)
       sizes.append(_resident_mib())
       print(f"{index:>5}  {str(cell):<40}  {result.status:>6}  "
             f"{sizes[-1]:>8.0f}", flush=True)
