@@ -4,7 +4,6 @@ import gc
 import json
 import os
 
-from absl.testing import absltest
 import keras
 import numpy as np
 from tensorboard.backend.event_processing import event_accumulator

@@ -6,7 +6,6 @@ import pathlib
 import subprocess
 import sys
 
-from absl import flags
 from absl.testing import flagsaver
 from absl.testing import parameterized
 import numpy as np
