@@ -6,12 +6,13 @@
 train_final; the rest tune data loading and training. Values are checked
 here, before TensorFlow loads; a bad one is a cli.UsageError naming the flag.
 
-Example (in a binary):
+Example (in a binary, which passes absl's parsed flag values in; this
+module never reads the global ones itself):
   def define_flags():
     child_flags.define_flags()
 
   def main(argv):
-    settings = child_flags.settings_from_flags(flags.FLAGS)
+    settings = child_flags.settings_from_flags(parsed_flag_values)
 """
 
 import dataclasses

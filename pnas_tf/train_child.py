@@ -24,8 +24,9 @@ import json
 import os
 import sys
 
-# Keep TensorFlow's C++ start-up chatter (INFO) out of the terminal; warnings
-# and errors still show. Users can set the variable themselves.
+# Hides TensorFlow's C++ INFO logs while training (warnings and errors still
+# show; users can set the variable themselves). Its few start-up lines print
+# regardless: TF 2.21 logs them before it reads this variable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
