@@ -26,6 +26,7 @@ breaks ties between structurally identical blocks by trying their orders, and
 sorts the operands of every block by (input, operator).
 """
 
+import bisect
 import dataclasses
 import fractions
 import functools
@@ -86,7 +87,8 @@ def _check_block(block: Block, position: int) -> None:
   """Raises ValueError unless `block` is valid as block `position` (0-based)."""
   limit = NUM_CELL_INPUTS + position
   for inp, op in block.operands():
-    check_operation(op, f" in block {position + 1} ({block})")
+    if op not in _OP_INDEX:
+      check_operation(op, f" in block {position + 1} ({block})")
     if not _is_index(inp) or not 0 <= inp < limit:
       raise ValueError(
           f"input {inp!r} out of range in block {position + 1} ({block}): "
@@ -122,6 +124,13 @@ class Cell:
     object.__setattr__(self, "blocks", tuple(
         Block(operator.index(b.in1), b.op1, operator.index(b.in2), b.op2)
         for b in blocks))
+
+  @classmethod
+  def _of_valid_blocks(cls, blocks: tuple[Block, ...]) -> "Cell":
+    """A cell of blocks this module built and knows valid, unchecked (fast)."""
+    cell = object.__new__(cls)
+    object.__setattr__(cell, "blocks", blocks)
+    return cell
 
   @property
   def num_blocks(self) -> int:
@@ -176,20 +185,29 @@ class Cell:
             for b in self.blocks]
 
 
+def _structure_key(block: Block,
+                   keys: Sequence[tuple[int, str]]) -> tuple[int, str]:
+  """(depth, structural expression) of `block` after blocks with `keys`.
+
+  Renumbering the blocks changes neither.
+  """
+  depth = 1
+  terms = []
+  for inp, op in block.operands():
+    if inp < NUM_CELL_INPUTS:
+      terms.append(f"{op}:{inp}")
+    else:
+      source_depth, source_expr = keys[inp - NUM_CELL_INPUTS]
+      depth = max(depth, source_depth + 1)
+      terms.append(f"{op}:({source_expr})")
+  return depth, "+".join(sorted(terms))
+
+
 def _structure_keys(blocks: Sequence[Block]) -> list[tuple[int, str]]:
-  """(depth, structural expression) per block; renumbering changes neither."""
+  """(depth, structural expression) per block."""
   keys: list[tuple[int, str]] = []
   for block in blocks:
-    depth = 1
-    terms = []
-    for inp, op in block.operands():
-      if inp < NUM_CELL_INPUTS:
-        terms.append(f"{op}:{inp}")
-      else:
-        source_depth, source_expr = keys[inp - NUM_CELL_INPUTS]
-        depth = max(depth, source_depth + 1)
-        terms.append(f"{op}:({source_expr})")
-    keys.append((depth, "+".join(sorted(terms))))
+    keys.append(_structure_key(block, keys))
   return keys
 
 
@@ -206,6 +224,22 @@ def _renumbered(blocks: Sequence[Block],
     (in1, op1), (in2, op2) = operands
     result.append(Block(in1, op1, in2, op2))
   return tuple(result)
+
+
+def _inserted(blocks: tuple[Block, ...], block: Block,
+              place: int) -> tuple[Block, ...]:
+  """`blocks` with `block` moved to `place`: _renumbered for that one order.
+
+  `block` reads only blocks before `place`; the blocks after it read indices
+  shifted by one, which keeps their operands sorted.
+  """
+  if (block.in1, _OP_INDEX[block.op1]) > (block.in2, _OP_INDEX[block.op2]):
+    block = Block(block.in2, block.op2, block.in1, block.op1)
+  first_moved = NUM_CELL_INPUTS + place
+  tail = tuple(
+      Block(b.in1 + (b.in1 >= first_moved), b.op1,
+            b.in2 + (b.in2 >= first_moved), b.op2) for b in blocks[place:])
+  return blocks[:place] + (block,) + tail
 
 
 def _encoding(blocks: Sequence[Block]) -> tuple[int, ...]:
@@ -239,10 +273,24 @@ def _unique_operand_pairs(position: int) -> Iterable[Block]:
 
 
 def _expand_blocks(blocks: tuple[Block, ...]) -> list[Cell]:
+  keys = _structure_keys(blocks)
+  # A canonical parent whose blocks are all structurally distinct is sorted by
+  # key; a new block with a key of its own then has exactly one canonical
+  # place, found by bisection. That skips recomputing every key per child,
+  # and gives the same cells as the general path (tested).
+  sorted_parent = (all(a < b for a, b in zip(keys, keys[1:]))
+                   and _renumbered(blocks, range(len(blocks))) == blocks)
+  parent_keys = set(keys) if sorted_parent else ()
   seen: dict[tuple[Block, ...], None] = {}
   for block in _unique_operand_pairs(len(blocks)):
-    seen.setdefault(_canonical_blocks(blocks + (block,)), None)
-  return [Cell(canonical) for canonical in seen]
+    child = blocks + (block,)
+    key = _structure_key(block, keys) if sorted_parent else None
+    if key is None or key in parent_keys:
+      seen.setdefault(_canonical_blocks(child), None)
+      continue
+    seen.setdefault(_inserted(blocks, block, bisect.bisect_left(keys, key)),
+                    None)
+  return [Cell._of_valid_blocks(canonical) for canonical in seen]
 
 
 def initial_cells() -> list[Cell]:
@@ -261,6 +309,18 @@ def expand(cell: Cell) -> list[Cell]:
     blocks are `cell`, in a fixed order.
   """
   return _expand_blocks(tuple(cell.blocks))
+
+
+def expand_all(cells: Iterable[Cell]) -> list[Cell]:
+  """The distinct cells `expand` gives for any of `cells`, in first-seen order.
+
+  This is one round's candidate set: every one-block extension of the beam,
+  each cell once however many parents reach it.
+  """
+  seen: dict[Cell, None] = {}
+  for cell in cells:
+    seen.update(dict.fromkeys(expand(cell)))
+  return list(seen)
 
 
 def ordered_block_count(b: int) -> int:

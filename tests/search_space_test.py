@@ -128,6 +128,33 @@ class ExpandTest(parameterized.TestCase):
                          search_space.unordered_block_count(position))
     self.assertTrue(all(c.is_canonical() for c in expanded))
 
+  def test_expand_of_canonical_cells_takes_the_fast_path_exactly(self):
+    # Canonical parents with distinct blocks place the new block by bisection
+    # instead of re-canonicalizing; it must give the same cells, with the
+    # same equality and hashing as checked construction.
+    rng = random.Random(_SEED)
+    parents = [random_cell(rng, n).canonical() for n in (1, 2, 3, 4) * 3]
+    parents.append(Cell.parse("sep3x3:0+sep3x3:0,sep3x3:0+sep3x3:0"))
+    for parent in parents:
+      position = parent.num_blocks + 1
+      expected = {
+          Cell(parent.blocks + (Block(i1, o1, i2, o2),)).canonical()
+          for i1, i2 in itertools.product(range(position + 1), repeat=2)
+          for o1, o2 in itertools.product(search_space.OPERATIONS, repeat=2)}
+      expanded = search_space.expand(parent)
+      self.assertLen(expanded, len(expected))
+      self.assertEqual(set(expanded), expected)
+      self.assertEqual([Cell.parse(str(c)) for c in expanded], expanded)
+
+  def test_expand_all_merges_children_reached_from_several_parents(self):
+    parents = search_space.initial_cells()[:5]
+    children = search_space.expand_all(parents)
+    expected = set().union(*(search_space.expand(p) for p in parents))
+    self.assertLen(children, len(expected))
+    self.assertEqual(set(children), expected)
+    self.assertEqual(children[:len(search_space.expand(parents[0]))],
+                     search_space.expand(parents[0]))
+
   def test_expand_of_equivalent_cells_is_equal(self):
     rng = random.Random(_SEED)
     cell = random_cell(rng, 3)
