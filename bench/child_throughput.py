@@ -15,9 +15,13 @@ Example:
   python bench/child_throughput.py --num_images=1024 --epochs=3 --repeats=2
 """
 
+import os
 import sys
 import tempfile
 import time
+
+# The repository root, so that `python bench/<name>.py` finds pnas_tf.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app
 from absl import flags
