@@ -27,6 +27,12 @@ def write_json_atomically(path: str, value: Any) -> None:
       stream.flush()
       os.fsync(stream.fileno())
     os.replace(temporary, path)
+    # The rename itself must reach the disk too, or a power cut can undo it.
+    directory_handle = os.open(directory, os.O_RDONLY)
+    try:
+      os.fsync(directory_handle)
+    finally:
+      os.close(directory_handle)
   except BaseException:
     if os.path.exists(temporary):
       os.remove(temporary)

@@ -1,0 +1,49 @@
+"""What a search does, as pure data (no TensorFlow).
+
+Example:
+  config = SearchConfig(max_blocks=3, beam_size=16, search_strategy="random")
+"""
+
+import dataclasses
+
+from pnas_tf import search_space
+
+# How candidates are chosen: the paper's progressive search, or uniformly
+# random cells of max_blocks blocks as a baseline on the same budget.
+SEARCH_STRATEGIES = ("pnas", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+  """The search's own settings (the children's are train_config's).
+
+  Attributes:
+    max_blocks: B, the blocks of the largest cells searched (paper: 5).
+    beam_size: K, cells trained per round after the first (paper: 256).
+    search_strategy: one of SEARCH_STRATEGIES.
+    export_top: how many of the best cells to export at the end.
+    seed: seeds the predictor and the random baseline's sampling.
+  """
+  max_blocks: int = 5
+  beam_size: int = 256
+  search_strategy: str = "pnas"
+  export_top: int = 5
+  seed: int = 0
+
+  def __post_init__(self):
+    if self.max_blocks < 1:
+      raise ValueError(f"max_blocks must be >= 1, got {self.max_blocks}")
+    if self.beam_size < 1:
+      raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
+    if self.search_strategy not in SEARCH_STRATEGIES:
+      raise ValueError(f"search_strategy must be one of "
+                       f"{', '.join(SEARCH_STRATEGIES)}, got "
+                       f"{self.search_strategy!r}")
+    if self.export_top < 0:
+      raise ValueError(f"export_top must be >= 0, got {self.export_top}")
+
+  @property
+  def budget(self) -> int:
+    """Children a search trains: 136 one-block cells, then K per round."""
+    return (search_space.unique_cell_count(1)
+            + (self.max_blocks - 1) * self.beam_size)
