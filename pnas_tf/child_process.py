@@ -21,20 +21,22 @@ from pnas_tf import search_space
 from pnas_tf import train_config
 
 
-def _train(cell, net, data_config, config, output_dir, export_dir):
+def _train(cell, net, data_config, config, output_dir, export_dir,
+           weights_path):
   # Runs in the child process: TensorFlow loads there, not in the caller.
   from pnas_tf import child_trainer  # pylint: disable=g-import-not-at-top
   from pnas_tf import datasets  # pylint: disable=g-import-not-at-top
   data = datasets.load_search_data(data_config)
   return child_trainer.train_and_evaluate(cell, net, data, config, output_dir,
-                                          export_dir)
+                                          export_dir, weights_path=weights_path)
 
 
 def train_in_subprocess(cell: search_space.Cell,
                         net: network_config.NetworkConfig,
                         data_config: train_config.DataConfig,
                         config: train_config.TrainConfig, output_dir: str,
-                        export_dir: str | None = None):
+                        export_dir: str | None = None,
+                        weights_path: str | None = None):
   """child_trainer.train_and_evaluate in a new process; same arguments.
 
   The process loads the data itself from `data_config` (tfds' prepared
@@ -48,7 +50,7 @@ def train_in_subprocess(cell: search_space.Cell,
   with concurrent.futures.ProcessPoolExecutor(
       max_workers=1, mp_context=context, max_tasks_per_child=1) as pool:
     future = pool.submit(_train, cell, net, data_config, config, output_dir,
-                         export_dir)
+                         export_dir, weights_path)
     try:
       return future.result()
     except concurrent.futures.process.BrokenProcessPool as error:

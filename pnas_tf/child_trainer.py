@@ -241,7 +241,8 @@ def train_and_evaluate(
     cell: search_space.Cell, net: network_config.NetworkConfig,
     data: datasets.SearchData, config: train_config.TrainConfig,
     output_dir: str, export_dir: str | None = None,
-    callbacks: Sequence[keras.callbacks.Callback] = ()) -> ChildResult:
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    weights_path: str | None = None) -> ChildResult:
   """Trains `cell` on `data`, evaluating on the validation split every epoch.
 
   Args:
@@ -254,6 +255,9 @@ def train_and_evaluate(
     export_dir: if given, the trained network is exported there as a
       SavedModel (see export.py) after a successful training.
     callbacks: more Keras callbacks, run after the trainer's own.
+    weights_path: if given, the trained weights are saved there (a
+      `.weights.h5` file, renamed into place whole) after a successful
+      training; the search exports its best cells from them.
 
   Returns:
     The result; status "failed" with a reason for a NaN loss or running out
@@ -305,6 +309,11 @@ def train_and_evaluate(
     if result.status == STATUS_OK:
       if export_dir:
         export.export_classifier(model, data.info.image_shape, export_dir)
+      if weights_path:
+        partial = (weights_path.removesuffix(".weights.h5")
+                   + ".partial.weights.h5")
+        model.save_weights(partial, overwrite=True)
+        os.replace(partial, weights_path)
       record.discard_backup()
     return result
   except tf.errors.ResourceExhaustedError as error:

@@ -99,11 +99,12 @@ def progressive_search(run: Collaborators) -> list[ChildRecord]:
     Every trained child, best validation accuracy first (see `ranking`).
   """
   records = run.store.records()
-  _train(run, 1, search_space.initial_cells(), [], records, None)
+  operations = run.config.operations
+  _train(run, 1, search_space.initial_cells(operations), [], records, None)
   predictor = _fitted(run, 1, records)
   for b in range(2, run.config.max_blocks + 1):
     parents = _best(records, b - 1, run.config.beam_size)
-    beam, predicted = _chosen(run, b, parents, predictor)
+    beam, predicted = _chosen(run, b, parents, predictor, operations)
     _train(run, b, beam, predicted, records, predictor)
     if b < run.config.max_blocks:
       predictor = _fitted(run, b, records)
@@ -114,7 +115,7 @@ def random_search(run: Collaborators) -> list[ChildRecord]:
   """The baseline: as many uniformly sampled B-block cells as PNAS trains."""
   records = run.store.records()
   cells = sample_cells(run.config.max_blocks, run.config.budget,
-                       run.config.seed)
+                       run.config.seed, run.config.operations)
   _train(run, run.config.max_blocks, cells, [], records, None)
   return ranking(records)
 
@@ -125,24 +126,33 @@ def ranking(records: dict[Cell, ChildRecord]) -> list[ChildRecord]:
                 key=lambda r: (not r.ok, -r.accuracy if r.ok else 0, r.order))
 
 
-def sample_cells(num_blocks: int, count: int, seed: int) -> list[Cell]:
+def sample_cells(num_blocks: int, count: int, seed: int,
+                 operations: Sequence[str] = search_space.OPERATIONS
+                 ) -> list[Cell]:
   """`count` distinct canonical cells of `num_blocks` blocks, fixed by seed.
 
   Each is drawn uniformly from the ordered cells (every block uniform over
   its inputs and operators, the space the paper counts), then canonicalized;
-  repeats are drawn again.
+  repeats are drawn again. Fewer come back only if the space (with these
+  operations) is smaller than `count`.
   """
   rng = random.Random(seed)
   cells: dict[Cell, None] = {}
-  limit = search_space.unique_cell_count(num_blocks)
-  while len(cells) < min(count, limit):
+  limit = (search_space.unique_cell_count(num_blocks)
+           if tuple(operations) == search_space.OPERATIONS else math.inf)
+  misses = 0
+  # A small space (few operators) may hold fewer cells than asked for:
+  # after many draws in a row bring nothing new, it is taken as exhausted.
+  while len(cells) < min(count, limit) and misses < 100_000:
     blocks = []
     for position in range(num_blocks):
       inputs = search_space.NUM_CELL_INPUTS + position
       blocks.append(search_space.Block(
-          rng.randrange(inputs), rng.choice(search_space.OPERATIONS),
-          rng.randrange(inputs), rng.choice(search_space.OPERATIONS)))
-    cells.setdefault(Cell(tuple(blocks)).canonical(), None)
+          rng.randrange(inputs), rng.choice(operations),
+          rng.randrange(inputs), rng.choice(operations)))
+    cell = Cell(tuple(blocks)).canonical()
+    misses = misses + 1 if cell in cells else 0
+    cells.setdefault(cell, None)
   return list(cells)
 
 
@@ -154,12 +164,12 @@ def _best(records, num_blocks: int, count: int) -> list[Cell]:
   return [cell for cell, _ in trained[:count]]
 
 
-def _chosen(run, b, parents, predictor):
+def _chosen(run, b, parents, predictor, operations):
   """Round b's cells: the K best-predicted extensions of the parents."""
   stored = run.store.load_round(b)
   if stored is not None:
     return stored
-  candidates = search_space.expand_all(parents)
+  candidates = search_space.expand_all(parents, operations)
   scores = predictor.predict(candidates)
   # Stable: equal scores keep expansion order, so the choice is reproducible.
   top = np.argsort(-np.asarray(scores), kind="stable")[:run.config.beam_size]

@@ -2,6 +2,7 @@
 
 Example:
   write_json_atomically("/tmp/out/result.json", {"status": "ok"})
+  write_text_atomically("/tmp/out/summary.csv", "rank,cell\n")
 """
 
 import json
@@ -11,19 +12,23 @@ from typing import Any
 
 
 def write_json_atomically(path: str, value: Any) -> None:
-  """Writes `value` as JSON to `path`: all of it, or (after a crash) nothing.
+  """Writes `value` as JSON to `path`: all of it, or (after a crash) nothing."""
+  write_text_atomically(path, json.dumps(value, indent=2, sort_keys=True)
+                        + "\n")
 
-  The JSON goes to a temporary file in the same directory, is flushed to disk,
+
+def write_text_atomically(path: str, text: str) -> None:
+  """Writes `text` to `path`: all of it, or (after a crash) nothing.
+
+  The text goes to a temporary file in the same directory, is flushed to disk,
   then renamed over `path`, which readers therefore see whole or not at all.
   """
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                                       suffix=".json")
+  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
   try:
     with os.fdopen(handle, "w") as stream:
-      json.dump(value, stream, indent=2, sort_keys=True)
-      stream.write("\n")
+      stream.write(text)
       stream.flush()
       os.fsync(stream.fileno())
     os.replace(temporary, path)

@@ -23,12 +23,15 @@ class SearchConfig:
     search_strategy: one of SEARCH_STRATEGIES.
     export_top: how many of the best cells to export at the end.
     seed: seeds the predictor and the random baseline's sampling.
+    operations: the operators cells may use (default: the paper's 8); fewer
+      make a smaller space for quick proxy searches.
   """
   max_blocks: int = 5
   beam_size: int = 256
   search_strategy: str = "pnas"
   export_top: int = 5
   seed: int = 0
+  operations: tuple[str, ...] = search_space.OPERATIONS
 
   def __post_init__(self):
     if self.max_blocks < 1:
@@ -39,11 +42,13 @@ class SearchConfig:
       raise ValueError(f"search_strategy must be one of "
                        f"{', '.join(SEARCH_STRATEGIES)}, got "
                        f"{self.search_strategy!r}")
+    object.__setattr__(self, "operations",
+                       search_space.check_operations(self.operations))
     if self.export_top < 0:
       raise ValueError(f"export_top must be >= 0, got {self.export_top}")
 
   @property
   def budget(self) -> int:
-    """Children a search trains: 136 one-block cells, then K per round."""
-    return (search_space.unique_cell_count(1)
+    """Children a search trains: every 1-block cell (136), then K a round."""
+    return (len(search_space.initial_cells(self.operations))
             + (self.max_blocks - 1) * self.beam_size)

@@ -263,16 +263,18 @@ def _canonical_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
   return min(candidates, key=_encoding)
 
 
-def _unique_operand_pairs(position: int) -> Iterable[Block]:
+def _unique_operand_pairs(position: int,
+                          operations: Sequence[str]) -> Iterable[Block]:
   """Every block at 0-based `position`, operands in (input, operator) order."""
   operands = [(inp, op) for inp in range(NUM_CELL_INPUTS + position)
-              for op in OPERATIONS]
+              for op in sorted(operations, key=_OP_INDEX.__getitem__)]
   for (in1, op1), (in2, op2) in itertools.combinations_with_replacement(
       operands, 2):
     yield Block(in1, op1, in2, op2)
 
 
-def _expand_blocks(blocks: tuple[Block, ...]) -> list[Cell]:
+def _expand_blocks(blocks: tuple[Block, ...],
+                   operations: Sequence[str]) -> list[Cell]:
   keys = _structure_keys(blocks)
   # A canonical parent whose blocks are all structurally distinct is sorted by
   # key; a new block with a key of its own then has exactly one canonical
@@ -282,7 +284,7 @@ def _expand_blocks(blocks: tuple[Block, ...]) -> list[Cell]:
                    and _renumbered(blocks, range(len(blocks))) == blocks)
   parent_keys = set(keys) if sorted_parent else ()
   seen: dict[tuple[Block, ...], None] = {}
-  for block in _unique_operand_pairs(len(blocks)):
+  for block in _unique_operand_pairs(len(blocks), operations):
     child = blocks + (block,)
     key = _structure_key(block, keys) if sorted_parent else None
     if key is None or key in parent_keys:
@@ -293,25 +295,43 @@ def _expand_blocks(blocks: tuple[Block, ...]) -> list[Cell]:
   return [Cell._of_valid_blocks(canonical) for canonical in seen]
 
 
-def initial_cells() -> list[Cell]:
-  """Every unique 1-block cell (136 of them), canonical, in a fixed order."""
-  return _expand_blocks(())
+def check_operations(operations: Sequence[str]) -> tuple[str, ...]:
+  """`operations` as a tuple; ValueError if empty, repeated or unknown."""
+  operations = tuple(operations)
+  if not operations:
+    raise ValueError("operations must name at least one operator")
+  for name in operations:
+    check_operation(name)
+  if len(set(operations)) != len(operations):
+    raise ValueError(f"operations repeat an operator: {', '.join(operations)}")
+  return operations
 
 
-def expand(cell: Cell) -> list[Cell]:
+def initial_cells(operations: Sequence[str] = OPERATIONS) -> list[Cell]:
+  """Every unique 1-block cell, canonical, in a fixed order.
+
+  Args:
+    operations: the operators blocks may use (default all 8: 136 cells).
+  """
+  return _expand_blocks((), check_operations(operations))
+
+
+def expand(cell: Cell, operations: Sequence[str] = OPERATIONS) -> list[Cell]:
   """Every unique cell made by appending one block to `cell`, canonical.
 
   Args:
     cell: any cell (it need not be canonical).
+    operations: the operators the new block may use (default all 8).
 
   Returns:
     The distinct canonical cells of cell.num_blocks + 1 blocks whose first
     blocks are `cell`, in a fixed order.
   """
-  return _expand_blocks(tuple(cell.blocks))
+  return _expand_blocks(tuple(cell.blocks), check_operations(operations))
 
 
-def expand_all(cells: Iterable[Cell]) -> list[Cell]:
+def expand_all(cells: Iterable[Cell],
+               operations: Sequence[str] = OPERATIONS) -> list[Cell]:
   """The distinct cells `expand` gives for any of `cells`, in first-seen order.
 
   This is one round's candidate set: every one-block extension of the beam,
@@ -319,7 +339,7 @@ def expand_all(cells: Iterable[Cell]) -> list[Cell]:
   """
   seen: dict[Cell, None] = {}
   for cell in cells:
-    seen.update(dict.fromkeys(expand(cell)))
+    seen.update(dict.fromkeys(expand(cell, operations)))
   return list(seen)
 
 

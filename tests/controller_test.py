@@ -188,6 +188,27 @@ class RandomSearchTest(absltest.TestCase):
 
   def test_stops_at_the_size_of_the_space(self):
     self.assertLen(controller.sample_cells(1, 1000, seed=0), 136)
+    self.assertLen(controller.sample_cells(1, 1000, seed=0, operations=(
+        "sep3x3", "identity")), 10)
+
+
+class OperationsTest(absltest.TestCase):
+
+  def test_a_search_over_three_operators(self):
+    operations = ("sep3x3", "max3x3", "identity")
+    evaluator = _Evaluator()
+    run = _run(self.create_tempdir().full_path, evaluator, max_blocks=3,
+               beam_size=4)
+    run.config = search_config.SearchConfig(
+        max_blocks=3, beam_size=4, operations=operations)
+    ranking = controller.progressive_search(run)
+    # 1-block cells: operands 2 inputs x 3 operators, 6 * 7 / 2 = 21.
+    self.assertEqual(run.config.budget, 21 + 2 * 4)
+    self.assertLen(evaluator.calls, 29)
+    self.assertLen(ranking, 29)
+    used = {op for cell in evaluator.calls for block in cell.blocks
+            for op in (block.op1, block.op2)}
+    self.assertLessEqual(used, set(operations))
 
 
 if __name__ == "__main__":

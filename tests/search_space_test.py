@@ -155,6 +155,22 @@ class ExpandTest(parameterized.TestCase):
     self.assertEqual(children[:len(search_space.expand(parents[0]))],
                      search_space.expand(parents[0]))
 
+  def test_a_subset_of_operators_gives_a_smaller_space(self):
+    operations = ("max3x3", "sep3x3")
+    cells = search_space.initial_cells(operations)
+    self.assertLen(cells, 10)  # operands: 2 inputs x 2 operators; 4 * 5 / 2
+    children = search_space.expand_all(cells, operations)
+    used = {op for cell in children for block in cell.blocks
+            for op in (block.op1, block.op2)}
+    self.assertEqual(used, set(operations))
+    self.assertLessEqual(set(children), set(search_space.expand_all(cells)))
+    with self.assertRaisesRegex(ValueError, "unknown operator 'sep4x4'"):
+      search_space.initial_cells(("sep3x3", "sep4x4"))
+    with self.assertRaisesRegex(ValueError, "repeat an operator"):
+      search_space.initial_cells(("sep3x3", "sep3x3"))
+    with self.assertRaisesRegex(ValueError, "at least one operator"):
+      search_space.initial_cells(())
+
   def test_expand_of_equivalent_cells_is_equal(self):
     rng = random.Random(_SEED)
     cell = random_cell(rng, 3)
