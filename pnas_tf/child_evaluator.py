@@ -33,16 +33,34 @@ class ChildEvaluator:
 
   def __init__(self, net: network_config.NetworkConfig,
                data_config: train_config.DataConfig,
-               config: train_config.TrainConfig):
+               config: train_config.TrainConfig, isolate: bool = True):
+    """Args: isolate: train each child in a fresh process (else in this one,
+    where TensorFlow keeps ~50 MiB per child: small searches and tests)."""
     self.net = net
     self.data_config = data_config
     self.config = dataclasses.replace(config, keep_checkpoints=True)
+    self.isolate = isolate
+    self._data = None
+
+  def _train(self, cell, child_dir):
+    weights_path = os.path.join(child_dir, WEIGHTS_FILE)
+    if self.isolate:
+      return child_process.train_in_subprocess(
+          cell, self.net, self.data_config, self.config, child_dir,
+          weights_path=weights_path)
+    # pylint: disable=g-import-not-at-top
+    from pnas_tf import child_trainer
+    from pnas_tf import datasets
+    # pylint: enable=g-import-not-at-top
+    if self._data is None:
+      self._data = datasets.load_search_data(self.data_config)
+    return child_trainer.train_and_evaluate(
+        cell, self.net, self._data, self.config, child_dir,
+        weights_path=weights_path)
 
   def __call__(self, cell: search_space.Cell,
                child_dir: str) -> search_store.ChildRecord:
-    result = child_process.train_in_subprocess(
-        cell, self.net, self.data_config, self.config, child_dir,
-        weights_path=os.path.join(child_dir, WEIGHTS_FILE))
+    result = self._train(cell, child_dir)
     return search_store.ChildRecord(
         cell=result.cell, num_blocks=result.num_blocks, status=result.status,
         accuracy=result.validation_accuracy, params=result.trainable_params,

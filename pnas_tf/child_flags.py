@@ -28,7 +28,12 @@ _TRAIN_DEFAULTS = train_config.TrainConfig()
 
 
 def define_flags(preset: str = "cifar_search") -> None:
-  """Defines the shared flags; `preset` is the default network preset."""
+  """Defines the shared flags; `preset` is the default network preset.
+
+  Defining them again is a no-op, so tests can load two binaries.
+  """
+  if "dataset" in flags.FLAGS:
+    return
   flags.DEFINE_string("dataset", _DATA_DEFAULTS.dataset,
                       "tfds image-classification dataset, e.g. cifar10 or "
                       "fashion_mnist.")

@@ -33,6 +33,18 @@ def fail(message: str) -> None:
   sys.exit(EXIT_USAGE)
 
 
+def enter_build_working_directory() -> None:
+  """Under `bazel run`, works from the directory bazel was started in.
+
+  Bazel runs a binary inside its runfiles tree and names the user's directory
+  in BUILD_WORKING_DIRECTORY; relative paths (--flagfile, --output_dir) are
+  meant from there.
+  """
+  directory = os.environ.get("BUILD_WORKING_DIRECTORY")
+  if directory:
+    os.chdir(directory)
+
+
 def parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, with a bad flag reported in one line."""
   try:

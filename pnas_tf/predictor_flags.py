@@ -22,7 +22,12 @@ _DEFAULTS = predictor_config.PredictorConfig()
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-  """Defines the predictor flags in `flag_values` (default: absl's global)."""
+  """Defines the predictor flags in `flag_values` (default: absl's global).
+
+  Defining them again is a no-op.
+  """
+  if "predictor" in flag_values:
+    return
   flags.DEFINE_string(
       "predictor", _DEFAULTS.kind,
       f"Surrogate predictor: {', '.join(predictor_config.KINDS)}.",

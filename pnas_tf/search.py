@@ -1,0 +1,122 @@
+r"""Runs a whole Progressive Neural Architecture Search, then exports the best.
+
+Trains every 1-block cell, fits the predictor, then for b = 2..B expands the
+K best cells by a block, keeps the K candidates the predictor ranks highest,
+trains them and refits (--search_strategy=random trains as many uniformly
+sampled B-block cells instead). Every finished child is recorded the moment
+it finishes; rerunning the same command after a crash continues where the
+search stopped. Writes into --output_dir: the search state (see
+search_store.py), tensorboard/, summary.csv and summary.json ranking every
+trained cell, and export/pnas_<rank>/1/, SavedModels of the best B-block
+cells in TensorFlow Serving's layout.
+
+Example:
+  python -m pnas_tf.search --flagfile=flags/quickstart.cfg
+  python -m pnas_tf.search --dataset=cifar10 --max_blocks=5 --beam_size=256 \
+      --output_dir=/tmp/pnas_cifar10
+  bazel run //pnas_tf:search -- --flagfile=flags/quickstart.cfg
+  tensorboard --logdir=/tmp/pnas_quickstart/tensorboard
+"""
+
+import os
+
+# Hides TensorFlow's C++ INFO logs (see train_child.py).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+# pylint: disable=g-import-not-at-top
+from absl import app
+from absl import flags
+
+from pnas_tf import child_flags
+from pnas_tf import cli
+from pnas_tf import predictor_flags
+from pnas_tf import search_config
+from pnas_tf import search_space
+from pnas_tf import search_store
+# pylint: enable=g-import-not-at-top
+
+_DEFAULTS = search_config.SearchConfig()
+
+
+def define_flags() -> None:
+  """The shared child and predictor flags, plus the search's own."""
+  child_flags.define_flags()
+  predictor_flags.define_flags()
+  if "max_blocks" in flags.FLAGS:
+    return
+  flags.DEFINE_integer("max_blocks", _DEFAULTS.max_blocks,
+                       "B: blocks of the largest cells searched.")
+  flags.DEFINE_integer("beam_size", _DEFAULTS.beam_size,
+                       "K: cells trained per round after the first.")
+  flags.DEFINE_string("search_strategy", _DEFAULTS.search_strategy,
+                      "pnas, or random: as many uniformly sampled B-block "
+                      "cells, as a baseline.")
+  flags.DEFINE_integer("export_top", _DEFAULTS.export_top,
+                       "Export the best N cells of B blocks as SavedModels.")
+  flags.DEFINE_string("export_dir", None,
+                      "Where to export (default: <output_dir>/export).")
+  flags.DEFINE_list("operations", list(_DEFAULTS.operations),
+                    "Operators cells may use (default: the paper's 8).")
+  flags.DEFINE_boolean("isolate_children", True,
+                       "Train each child in a fresh process (TensorFlow "
+                       "keeps ~50 MiB per model trained in a process).")
+
+
+def _checked(factory, **values):
+  try:
+    return factory(**values)
+  except ValueError as error:
+    raise cli.UsageError(f"--{error}") from None
+
+
+def _meaning(values, settings) -> dict:
+  """The settings a trained child's result depends on (checked on resume)."""
+  meaning = {name: values[name].value for name in (
+      "dataset", "validation_size", "num_train_examples", "batch_size",
+      "random_flip", "epochs", "learning_rate", "momentum",
+      "gradient_clip_norm", "preset", "seed", "mixed_precision", "beam_size",
+      "search_strategy", "operations", "predictor", "predictor_epochs",
+      "predictor_batch_size", "predictor_ensemble_size",
+      "predictor_warm_start", "max_blocks")}
+  meaning.update(settings.network_overrides)
+  return meaning
+
+
+def main(argv):
+  """Runs the search; returns the exit status."""
+  if len(argv) > 1:
+    raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  values = flags.FLAGS
+  settings = child_flags.settings_from_flags(values)
+  try:
+    operations = search_space.check_operations(values.operations)
+  except ValueError as error:
+    raise cli.UsageError(f"--operations: {error}") from None
+  config = _checked(
+      search_config.SearchConfig, max_blocks=values.max_blocks,
+      beam_size=values.beam_size, search_strategy=values.search_strategy,
+      export_top=values.export_top, seed=values.seed,
+      operations=operations)
+  predictor_settings = predictor_flags.config_from_flags(
+      values, max_blocks=config.max_blocks, seed=config.seed)
+  store = search_store.SearchStore(settings.output_dir)
+  export_dir = values.export_dir or os.path.join(settings.output_dir,
+                                                 "export")
+
+  # TensorFlow loads only once the flags are known to be good.
+  from pnas_tf import search_runner
+  info, net = search_runner.dataset_and_network(settings)
+  try:
+    with store.locked():
+      store.check_settings(_meaning(values, settings))
+      return search_runner.run(config, predictor_settings, settings, store,
+                               export_dir, info, net,
+                               isolate_children=values.isolate_children)
+  except search_store.StoreError as error:
+    raise cli.UsageError(str(error)) from None
+
+
+if __name__ == "__main__":
+  cli.enter_build_working_directory()
+  define_flags()
+  app.run(cli.checked(main), flags_parser=cli.parse_flags)

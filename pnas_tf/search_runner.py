@@ -1,0 +1,87 @@
+"""The search binary's work once its flags are checked (TensorFlow loads here).
+
+search.py reads and checks flags; this module opens the dataset, wires the
+real collaborators into the controller (child evaluator, predictor, progress
+lines and TensorBoard), runs the search, and writes the ranking and exports.
+
+Example:
+  info, net = dataset_and_network(settings)
+  run(config, predictor_settings, settings, store, export_dir, info, net)
+"""
+
+import os
+
+from absl import logging
+
+from pnas_tf import child_evaluator
+from pnas_tf import child_flags
+from pnas_tf import cli
+from pnas_tf import controller
+from pnas_tf import datasets
+from pnas_tf import network_config
+from pnas_tf import predictor_config
+from pnas_tf import predictors
+from pnas_tf import search_config
+from pnas_tf import search_reporting
+from pnas_tf import search_store
+
+
+def dataset_and_network(settings: child_flags.ChildSettings
+                        ) -> tuple[datasets.DatasetInfo,
+                                   network_config.NetworkConfig]:
+  """The dataset's info and the child network for it.
+
+  Raises:
+    cli.UsageError: for a dataset that cannot be had or does not fit.
+  """
+  try:
+    builder = datasets.get_builder(settings.data)
+    info = datasets.dataset_info(builder, settings.data)
+  except datasets.DatasetUnavailableError as error:
+    raise cli.UsageError(f"--dataset: {error}") from None
+  except ValueError as error:
+    raise cli.UsageError(f"--{error}") from None
+  return info, child_flags.network_for(settings, info.num_classes,
+                                       info.image_shape)
+
+
+def run(config: search_config.SearchConfig,
+        predictor_settings: predictor_config.PredictorConfig,
+        settings: child_flags.ChildSettings,
+        store: search_store.SearchStore, export_dir: str,
+        info: datasets.DatasetInfo, net: network_config.NetworkConfig,
+        isolate_children: bool = True) -> int:
+  """Runs the search in `store`'s directory; returns the exit status (0)."""
+  evaluate = child_evaluator.ChildEvaluator(
+      net, settings.data, settings.train, isolate=isolate_children)
+  reporter = search_reporting.Reporters([
+      search_reporting.LogReporter(),
+      search_reporting.TensorBoardReporter(
+          os.path.join(settings.output_dir, "tensorboard"))])
+  collaborators = controller.Collaborators(
+      config=config, store=store, evaluate=evaluate,
+      new_predictor=lambda: predictors.Predictor(predictor_settings),
+      load_predictor=predictors.Predictor.load, reporter=reporter)
+  logging.info("Searching cells of up to %d blocks (%s, K = %d): %d children",
+               config.max_blocks, config.search_strategy, config.beam_size,
+               config.budget)
+  if config.search_strategy == "random":
+    ranking = controller.random_search(collaborators)
+  else:
+    ranking = controller.progressive_search(collaborators)
+  search_reporting.write_ranking(ranking, settings.output_dir)
+  exported = child_evaluator.export_best(
+      ranking, store, net, info.image_shape, export_dir, config.export_top,
+      config.max_blocks)
+  print(f"{len(ranking)} cells trained")
+  for label, records in (
+      ("best cell", ranking),
+      (f"best {config.max_blocks}-block cell",
+       [r for r in ranking if r.num_blocks == config.max_blocks])):
+    best = next((r for r in records if r.ok), None)
+    if best:
+      print(f"{label}: {best.cell}  validation accuracy {best.accuracy:.4f}")
+  for path in exported:
+    print(f"exported: {path}")
+  print(f"ranking: {os.path.join(settings.output_dir, 'summary.csv')}")
+  return 0

@@ -1,0 +1,90 @@
+"""End-to-end tests of the search binary on tfds mock data."""
+
+import csv
+import json
+import os
+
+from absl.testing import flagsaver
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from pnas_tf import cli
+from pnas_tf import search
+
+search.define_flags()
+
+# A whole search in seconds: one operator (3 one-block cells), B = 2, K = 2,
+# tiny networks trained in this process (mock data lives only here).
+_TINY = dict(dataset="cifar10", epochs=1, filters=4, num_cells_per_stack=1,
+             batch_size=8, validation_size=8, operations=["max3x3"],
+             max_blocks=2, beam_size=2, export_top=2, predictor="mlp",
+             predictor_epochs=2, isolate_children=False)
+
+
+class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.output_dir = os.path.join(self.create_tempdir().full_path, "search")
+
+  def _search(self, **overrides):
+    settings = dict(_TINY, output_dir=self.output_dir)
+    settings.update(overrides)
+    with flagsaver.flagsaver(**settings):
+      with tfds.testing.mock_data(num_examples=24):
+        return search.main(["search"])
+
+  def test_whole_search_ranks_and_exports_servable_models(self):
+    self.assertEqual(self._search(), 0)
+    with open(os.path.join(self.output_dir, "summary.csv")) as stream:
+      rows = list(csv.DictReader(stream))
+    self.assertLen(rows, 3 + 2)
+    self.assertEqual([row["rank"] for row in rows], ["1", "2", "3", "4", "5"])
+    accuracies = [float(row["accuracy"]) for row in rows]
+    self.assertEqual(accuracies, sorted(accuracies, reverse=True))
+    with open(os.path.join(self.output_dir, "summary.json")) as stream:
+      self.assertEqual(len(json.load(stream)), 5)
+    two_block = [row for row in rows if row["num_blocks"] == "2"]
+    for rank in (1, 2):
+      model_dir = os.path.join(self.output_dir, "export", f"pnas_{rank}")
+      with open(os.path.join(model_dir, "pnas_cell.json")) as stream:
+        exported = json.load(stream)
+      self.assertEqual(exported["cell"], two_block[rank - 1]["cell"])
+      served = tf.saved_model.load(os.path.join(model_dir, "1"))
+      images = tf.constant(np.zeros((3, 32, 32, 3)), tf.uint8)
+      probabilities = served.signatures["serving_default"](images=images)
+      self.assertAllClose(tf.reduce_sum(probabilities["probabilities"], 1),
+                          [1.0] * 3, atol=1e-5)
+    events = os.listdir(os.path.join(self.output_dir, "tensorboard",
+                                     "search"))
+    self.assertNotEmpty(events)
+    self.assertLen(os.listdir(os.path.join(self.output_dir, "tensorboard",
+                                           "children")), 5)
+    # Rerunning the finished search trains nothing and changes nothing.
+    self.assertEqual(self._search(), 0)
+    with open(os.path.join(self.output_dir, "summary.csv")) as stream:
+      self.assertEqual(list(csv.DictReader(stream)), rows)
+
+  def test_other_settings_on_the_same_directory_are_refused(self):
+    self.assertEqual(self._search(max_blocks=1), 0)
+    with self.assertRaisesRegex(
+        cli.UsageError, "other settings: --epochs=1 before, 2 now; "
+        "--filters=4 before, 8 now"):
+      self._search(epochs=2, filters=8)
+
+  @parameterized.parameters(
+      (dict(beam_size=0), "^--beam_size must be >= 1, got 0$"),
+      (dict(search_strategy="evolution"), "^--search_strategy must be one"),
+      (dict(operations=["sep4x4"]), "^--operations: unknown operator"),
+      (dict(predictor="gru"), "^--predictor must be one of"),
+  )
+  def test_bad_flags_fail_before_anything_is_written(self, overrides, message):
+    with self.assertRaisesRegex(cli.UsageError, message):
+      self._search(**overrides)
+    self.assertFalse(os.path.exists(self.output_dir))
+
+
+if __name__ == "__main__":
+  tf.test.main()
