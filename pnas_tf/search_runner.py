@@ -45,6 +45,16 @@ def dataset_and_network(settings: child_flags.ChildSettings
                                        info.image_shape)
 
 
+def _load_predictor(directory: str) -> predictors.Predictor:
+  """A round's saved predictor; a damaged one is a StoreError (one line)."""
+  try:
+    return predictors.Predictor.load(directory)
+  except predictors.PredictorStateError as error:
+    raise search_store.StoreError(
+        f"{error}; remove that directory to refit it from the records"
+    ) from None
+
+
 def run(config: search_config.SearchConfig,
         predictor_settings: predictor_config.PredictorConfig,
         settings: child_flags.ChildSettings,
@@ -61,7 +71,7 @@ def run(config: search_config.SearchConfig,
   collaborators = controller.Collaborators(
       config=config, store=store, evaluate=evaluate,
       new_predictor=lambda: predictors.Predictor(predictor_settings),
-      load_predictor=predictors.Predictor.load, reporter=reporter)
+      load_predictor=_load_predictor, reporter=reporter)
   logging.info("Searching cells of up to %d blocks (%s, K = %d): %d children",
                config.max_blocks, config.search_strategy, config.beam_size,
                config.budget)

@@ -1,83 +1,22 @@
 """Tests for controller: whole searches with a synthetic evaluator."""
 
-import json
 import os
 
 from absl.testing import absltest
 from absl.testing import parameterized
-import numpy as np
+import fake_search
 
-from pnas_tf import cell_encoding
 from pnas_tf import controller
 from pnas_tf import predictor_config
 from pnas_tf import predictors
 from pnas_tf import search_config
 from pnas_tf import search_space
 from pnas_tf import search_store
-from pnas_tf import synthetic_accuracy
-
-
-class _Evaluator:
-  """Synthetic accuracy, counting calls; can fail after a number of calls."""
-
-  def __init__(self, seed=0, crash_after=None):
-    self.truth = synthetic_accuracy.SyntheticAccuracy(seed=seed)
-    self.calls = []
-    self.crash_after = crash_after
-
-  def __call__(self, cell, child_dir):
-    if self.crash_after is not None and len(self.calls) >= self.crash_after:
-      raise KeyboardInterrupt("injected crash")
-    self.calls.append(cell)
-    assert child_dir.endswith(search_store.child_key(cell))
-    return search_store.ChildRecord(
-        cell="", num_blocks=0, status="ok", accuracy=self.truth(cell),
-        params=1000 * cell.num_blocks, seconds=1.0)
-
-
-class _LinearPredictor:
-  """Ridge regression on token counts: a fast, deterministic stand-in."""
-
-  def __init__(self, max_blocks=5):
-    self.max_blocks = max_blocks
-    self.weights = None
-    self.num_fits = 0
-
-  def _features(self, cells):
-    tokens = cell_encoding.encode(cells, self.max_blocks)
-    features = np.zeros((len(cells), 4, 16))
-    for column in range(4):
-      for value in range(16):
-        features[:, column, value] = (tokens[:, :, column] == value).sum(1)
-    features = features.reshape(len(cells), -1)
-    return features / np.maximum(1, cell_encoding.block_counts(tokens))[:, None]
-
-  def fit(self, cells, accuracies):
-    x = self._features(cells)
-    self.weights = np.linalg.solve(x.T @ x + 1e-3 * np.eye(x.shape[1]),
-                                   x.T @ np.asarray(accuracies))
-    self.num_fits += 1
-
-  def predict(self, cells):
-    return self._features(cells) @ self.weights
-
-  def save(self, directory):
-    os.makedirs(directory)
-    with open(os.path.join(directory, "weights.json"), "w") as stream:
-      json.dump(self.weights.tolist(), stream)
-
-  @classmethod
-  def load(cls, directory):
-    predictor = cls()
-    with open(os.path.join(directory, "weights.json")) as stream:
-      predictor.weights = np.array(json.load(stream))
-    predictor.num_fits = 1
-    return predictor
 
 
 def _run(directory, evaluator, strategy="pnas", max_blocks=3, beam_size=16,
-         seed=0, new_predictor=_LinearPredictor,
-         load_predictor=_LinearPredictor.load):
+         seed=0, new_predictor=fake_search.LinearPredictor,
+         load_predictor=fake_search.LinearPredictor.load):
   return controller.Collaborators(
       config=search_config.SearchConfig(
           max_blocks=max_blocks, beam_size=beam_size,
@@ -96,7 +35,7 @@ class ProgressiveSearchTest(parameterized.TestCase):
 
   @parameterized.parameters((2, 8), (3, 16), (4, 5))
   def test_trains_136_then_k_per_round(self, max_blocks, beam_size):
-    evaluator = _Evaluator()
+    evaluator = fake_search.SyntheticEvaluator()
     ranking = _search(_run(self.create_tempdir().full_path, evaluator,
                            max_blocks=max_blocks, beam_size=beam_size))
     budget = 136 + (max_blocks - 1) * beam_size
@@ -110,7 +49,7 @@ class ProgressiveSearchTest(parameterized.TestCase):
     self.assertEqual(accuracies, sorted(accuracies, reverse=True))
 
   def test_a_round_expands_the_best_of_the_last(self):
-    evaluator = _Evaluator()
+    evaluator = fake_search.SyntheticEvaluator()
     directory = self.create_tempdir().full_path
     _search(_run(directory, evaluator, max_blocks=2, beam_size=8))
     round_one = {cell: evaluator.truth(cell) for cell in evaluator.calls[:136]}
@@ -126,7 +65,7 @@ class ProgressiveSearchTest(parameterized.TestCase):
     for seed in range(3):
       best = {}
       for strategy in ("pnas", "random"):
-        evaluator = _Evaluator(seed=seed)
+        evaluator = fake_search.SyntheticEvaluator(seed=seed)
         ranking = _search(_run(self.create_tempdir().full_path, evaluator,
                                strategy=strategy, seed=seed))
         self.assertLen(evaluator.calls, 136 + 2 * 16)
@@ -135,16 +74,16 @@ class ProgressiveSearchTest(parameterized.TestCase):
     self.assertEqual(wins, 3)
 
   def test_interrupted_search_resumes_and_trains_each_cell_once(self):
-    uninterrupted = _Evaluator()
+    uninterrupted = fake_search.SyntheticEvaluator()
     expected = _search(_run(self.create_tempdir().full_path, uninterrupted))
     directory = self.create_tempdir().full_path
     calls = []
     for crash_after in (50, 100, 150):
-      evaluator = _Evaluator(crash_after=crash_after - len(calls))
+      evaluator = fake_search.SyntheticEvaluator(crash_after=crash_after - len(calls))
       with self.assertRaises(KeyboardInterrupt):
         _search(_run(directory, evaluator))
       calls += evaluator.calls
-    evaluator = _Evaluator()
+    evaluator = fake_search.SyntheticEvaluator()
     ranking = _search(_run(directory, evaluator))
     calls += evaluator.calls
     self.assertEqual(calls, uninterrupted.calls)
@@ -154,13 +93,13 @@ class ProgressiveSearchTest(parameterized.TestCase):
     config = predictor_config.PredictorConfig(
         kind="mlp", max_blocks=2, epochs=3, batch_size=64)
     directory = self.create_tempdir().full_path
-    run = _run(directory, _Evaluator(), max_blocks=2, beam_size=4,
+    run = _run(directory, fake_search.SyntheticEvaluator(), max_blocks=2, beam_size=4,
                new_predictor=lambda: predictors.Predictor(config),
                load_predictor=predictors.Predictor.load)
     first = _search(run)
     self.assertTrue(os.path.isdir(os.path.join(directory, "predictor",
                                                "round_1")))
-    again = _Evaluator()
+    again = fake_search.SyntheticEvaluator()
     self.assertEqual(_search(_run(directory, again, max_blocks=2, beam_size=4,
                                   new_predictor=lambda: 1 / 0,
                                   load_predictor=predictors.Predictor.load)),
@@ -169,8 +108,8 @@ class ProgressiveSearchTest(parameterized.TestCase):
 
   def test_raising_b_continues_a_finished_search(self):
     directory = self.create_tempdir().full_path
-    _search(_run(directory, _Evaluator(), max_blocks=2, beam_size=8))
-    deeper = _Evaluator()
+    _search(_run(directory, fake_search.SyntheticEvaluator(), max_blocks=2, beam_size=8))
+    deeper = fake_search.SyntheticEvaluator()
     ranking = _search(_run(directory, deeper, max_blocks=3, beam_size=8))
     self.assertLen(deeper.calls, 8)
     self.assertTrue(all(cell.num_blocks == 3 for cell in deeper.calls))
@@ -196,7 +135,7 @@ class OperationsTest(absltest.TestCase):
 
   def test_a_search_over_three_operators(self):
     operations = ("sep3x3", "max3x3", "identity")
-    evaluator = _Evaluator()
+    evaluator = fake_search.SyntheticEvaluator()
     run = _run(self.create_tempdir().full_path, evaluator, max_blocks=3,
                beam_size=4)
     run.config = search_config.SearchConfig(

@@ -67,6 +67,18 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
     with open(os.path.join(self.output_dir, "summary.csv")) as stream:
       self.assertEqual(list(csv.DictReader(stream)), rows)
 
+  def test_a_damaged_state_file_is_reported_and_left_alone(self):
+    self.assertEqual(self._search(max_blocks=1), 0)
+    state = os.path.join(self.output_dir, "predictor", "round_1",
+                         "predictor.json")
+    with open(state, "w") as stream:
+      stream.write("{")
+    with self.assertRaisesRegex(cli.UsageError,
+                                "predictor.json is corrupt.*remove that"):
+      self._search(max_blocks=2)
+    with open(state) as stream:
+      self.assertEqual(stream.read(), "{")
+
   def test_other_settings_on_the_same_directory_are_refused(self):
     self.assertEqual(self._search(max_blocks=1), 0)
     with self.assertRaisesRegex(
