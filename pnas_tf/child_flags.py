@@ -32,11 +32,12 @@ def define_flags(preset: str = "cifar_search") -> None:
 
   Defining them again is a no-op, so tests can load two binaries.
   """
-  if "dataset" in flags.FLAGS:
+  try:
+    flags.DEFINE_string("dataset", _DATA_DEFAULTS.dataset,
+                        "tfds image-classification dataset, e.g. cifar10 or "
+                        "fashion_mnist.")
+  except flags.DuplicateFlagError:
     return
-  flags.DEFINE_string("dataset", _DATA_DEFAULTS.dataset,
-                      "tfds image-classification dataset, e.g. cifar10 or "
-                      "fashion_mnist.")
   flags.DEFINE_string("data_dir", None,
                       "tfds data directory (default: tfds' own).")
   flags.DEFINE_boolean("download", _DATA_DEFAULTS.download,

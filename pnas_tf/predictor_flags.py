@@ -21,31 +21,24 @@ from pnas_tf import predictor_config
 _DEFAULTS = predictor_config.PredictorConfig()
 
 
-def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-  """Defines the predictor flags in `flag_values` (default: absl's global).
-
-  Defining them again is a no-op.
-  """
-  if "predictor" in flag_values:
+def define_flags() -> None:
+  """Defines the predictor flags; defining them again is a no-op."""
+  try:
+    flags.DEFINE_string(
+        "predictor", _DEFAULTS.kind,
+        f"Surrogate predictor: {', '.join(predictor_config.KINDS)}.")
+  except flags.DuplicateFlagError:
     return
-  flags.DEFINE_string(
-      "predictor", _DEFAULTS.kind,
-      f"Surrogate predictor: {', '.join(predictor_config.KINDS)}.",
-      flag_values=flag_values)
   flags.DEFINE_integer("predictor_epochs", _DEFAULTS.epochs,
-                       "Passes over the trained cells per predictor fit.",
-                       flag_values=flag_values)
+                       "Passes over the trained cells per predictor fit.")
   flags.DEFINE_integer("predictor_batch_size", _DEFAULTS.batch_size,
-                       "Trained cells per predictor gradient step.",
-                       flag_values=flag_values)
+                       "Trained cells per predictor gradient step.")
   flags.DEFINE_integer("predictor_ensemble_size", _DEFAULTS.ensemble_size,
                        "Members of an *_ensemble predictor, each fitted on a "
-                       "different (k-1)/k of the cells.",
-                       flag_values=flag_values)
+                       "different (k-1)/k of the cells.")
   flags.DEFINE_boolean("predictor_warm_start", _DEFAULTS.warm_start,
                        "Fine-tune the last round's predictor instead of "
-                       "refitting it from scratch (the paper refits).",
-                       flag_values=flag_values)
+                       "refitting it from scratch (the paper refits).")
 
 
 def config_from_flags(values: flags.FlagValues, max_blocks: int,

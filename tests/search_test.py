@@ -66,25 +66,23 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(self._search(), 0)
     with open(os.path.join(self.output_dir, "summary.csv")) as stream:
       self.assertEqual(list(csv.DictReader(stream)), rows)
+    self._check_refusals()
 
-  def test_a_damaged_state_file_is_reported_and_left_alone(self):
-    self.assertEqual(self._search(max_blocks=1), 0)
+  def _check_refusals(self):
+    """Reruns that must be refused, on the finished search's directory."""
+    with self.assertRaisesRegex(
+        cli.UsageError, "other settings: --epochs=1 before, 2 now; "
+        "--filters=4 before, 8 now"):
+      self._search(epochs=2, filters=8)
     state = os.path.join(self.output_dir, "predictor", "round_1",
                          "predictor.json")
     with open(state, "w") as stream:
       stream.write("{")
     with self.assertRaisesRegex(cli.UsageError,
                                 "predictor.json is corrupt.*remove that"):
-      self._search(max_blocks=2)
+      self._search(max_blocks=3)
     with open(state) as stream:
       self.assertEqual(stream.read(), "{")
-
-  def test_other_settings_on_the_same_directory_are_refused(self):
-    self.assertEqual(self._search(max_blocks=1), 0)
-    with self.assertRaisesRegex(
-        cli.UsageError, "other settings: --epochs=1 before, 2 now; "
-        "--filters=4 before, 8 now"):
-      self._search(epochs=2, filters=8)
 
   @parameterized.parameters(
       (dict(beam_size=0), "^--beam_size must be >= 1, got 0$"),
