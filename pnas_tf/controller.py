@@ -26,6 +26,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from pnas_tf import cell_counts
 from pnas_tf import search_config
 from pnas_tf import search_space
 from pnas_tf import search_store
@@ -138,19 +139,13 @@ def sample_cells(num_blocks: int, count: int, seed: int,
   """
   rng = random.Random(seed)
   cells: dict[Cell, None] = {}
-  limit = (search_space.unique_cell_count(num_blocks)
+  limit = (cell_counts.unique_cell_count(num_blocks)
            if tuple(operations) == search_space.OPERATIONS else math.inf)
   misses = 0
   # A small space (few operators) may hold fewer cells than asked for:
   # after many draws in a row bring nothing new, it is taken as exhausted.
   while len(cells) < min(count, limit) and misses < 100_000:
-    blocks = []
-    for position in range(num_blocks):
-      inputs = search_space.NUM_CELL_INPUTS + position
-      blocks.append(search_space.Block(
-          rng.randrange(inputs), rng.choice(operations),
-          rng.randrange(inputs), rng.choice(operations)))
-    cell = Cell(tuple(blocks)).canonical()
+    cell = search_space.random_cell(rng, num_blocks, operations).canonical()
     misses = misses + 1 if cell in cells else 0
     cells.setdefault(cell, None)
   return list(cells)

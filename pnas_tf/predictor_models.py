@@ -52,7 +52,7 @@ def build_model(config: predictor_config.PredictorConfig,
     seed: seeds every initializer; equal seeds give equal weights.
 
   Returns:
-    A Keras model mapping int32 tokens (cells, blocks, 4) to accuracies (cells,).
+    A Keras model: int32 tokens (cells, blocks, 4) -> accuracies (cells,).
   """
   seeds = _Seeds(seed)
   tokens = keras.Input(shape=(None, cell_encoding.TOKENS_PER_BLOCK),

@@ -32,6 +32,7 @@ import numpy as np
 from pnas_tf import controller
 from pnas_tf import files
 from pnas_tf import rank_correlation
+from pnas_tf import search_space
 from pnas_tf import search_store
 
 
@@ -106,7 +107,6 @@ def round_statistics(summary: controller.RoundSummary) -> dict[str, float]:
     new = {r.cell for r in summary.records}
     seen = [r for r in summary.all_records if r.ok and r.cell not in new]
     if len(seen) > 1:
-      from pnas_tf import search_space  # pylint: disable=g-import-not-at-top
       cells = [search_space.Cell.parse(r.cell) for r in seen]
       stats["predictor/spearman_training_set"] = rank_correlation.spearman(
           summary.predictor.predict(cells), [r.accuracy for r in seen])
@@ -150,8 +150,8 @@ class TensorBoardReporter:
 
   def child_finished(self, record, progress):
     del progress
-    from tensorboard.plugins.hparams import api as hp  # pylint: disable=g-import-not-at-top
-    from pnas_tf import search_space  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from tensorboard.plugins.hparams import api as hp
     key = search_store.child_key(search_space.Cell.parse(record.cell))
     writer = self._tf.summary.create_file_writer(
         os.path.join(self.log_dir, "children", key))

@@ -14,6 +14,9 @@ from pnas_tf import search_space
 from pnas_tf import search_store
 
 
+_Evaluator = fake_search.SyntheticEvaluator
+
+
 def _run(directory, evaluator, strategy="pnas", max_blocks=3, beam_size=16,
          seed=0, new_predictor=fake_search.LinearPredictor,
          load_predictor=fake_search.LinearPredictor.load):
@@ -35,7 +38,7 @@ class ProgressiveSearchTest(parameterized.TestCase):
 
   @parameterized.parameters((2, 8), (3, 16), (4, 5))
   def test_trains_136_then_k_per_round(self, max_blocks, beam_size):
-    evaluator = fake_search.SyntheticEvaluator()
+    evaluator = _Evaluator()
     ranking = _search(_run(self.create_tempdir().full_path, evaluator,
                            max_blocks=max_blocks, beam_size=beam_size))
     budget = 136 + (max_blocks - 1) * beam_size
@@ -49,7 +52,7 @@ class ProgressiveSearchTest(parameterized.TestCase):
     self.assertEqual(accuracies, sorted(accuracies, reverse=True))
 
   def test_a_round_expands_the_best_of_the_last(self):
-    evaluator = fake_search.SyntheticEvaluator()
+    evaluator = _Evaluator()
     directory = self.create_tempdir().full_path
     _search(_run(directory, evaluator, max_blocks=2, beam_size=8))
     round_one = {cell: evaluator.truth(cell) for cell in evaluator.calls[:136]}
@@ -65,7 +68,7 @@ class ProgressiveSearchTest(parameterized.TestCase):
     for seed in range(3):
       best = {}
       for strategy in ("pnas", "random"):
-        evaluator = fake_search.SyntheticEvaluator(seed=seed)
+        evaluator = _Evaluator(seed=seed)
         ranking = _search(_run(self.create_tempdir().full_path, evaluator,
                                strategy=strategy, seed=seed))
         self.assertLen(evaluator.calls, 136 + 2 * 16)
@@ -74,16 +77,16 @@ class ProgressiveSearchTest(parameterized.TestCase):
     self.assertEqual(wins, 3)
 
   def test_interrupted_search_resumes_and_trains_each_cell_once(self):
-    uninterrupted = fake_search.SyntheticEvaluator()
+    uninterrupted = _Evaluator()
     expected = _search(_run(self.create_tempdir().full_path, uninterrupted))
     directory = self.create_tempdir().full_path
     calls = []
     for crash_after in (50, 100, 150):
-      evaluator = fake_search.SyntheticEvaluator(crash_after=crash_after - len(calls))
+      evaluator = _Evaluator(crash_after=crash_after - len(calls))
       with self.assertRaises(KeyboardInterrupt):
         _search(_run(directory, evaluator))
       calls += evaluator.calls
-    evaluator = fake_search.SyntheticEvaluator()
+    evaluator = _Evaluator()
     ranking = _search(_run(directory, evaluator))
     calls += evaluator.calls
     self.assertEqual(calls, uninterrupted.calls)
@@ -93,13 +96,13 @@ class ProgressiveSearchTest(parameterized.TestCase):
     config = predictor_config.PredictorConfig(
         kind="mlp", max_blocks=2, epochs=3, batch_size=64)
     directory = self.create_tempdir().full_path
-    run = _run(directory, fake_search.SyntheticEvaluator(), max_blocks=2, beam_size=4,
+    run = _run(directory, _Evaluator(), max_blocks=2, beam_size=4,
                new_predictor=lambda: predictors.Predictor(config),
                load_predictor=predictors.Predictor.load)
     first = _search(run)
     self.assertTrue(os.path.isdir(os.path.join(directory, "predictor",
                                                "round_1")))
-    again = fake_search.SyntheticEvaluator()
+    again = _Evaluator()
     self.assertEqual(_search(_run(directory, again, max_blocks=2, beam_size=4,
                                   new_predictor=lambda: 1 / 0,
                                   load_predictor=predictors.Predictor.load)),
@@ -108,8 +111,8 @@ class ProgressiveSearchTest(parameterized.TestCase):
 
   def test_raising_b_continues_a_finished_search(self):
     directory = self.create_tempdir().full_path
-    _search(_run(directory, fake_search.SyntheticEvaluator(), max_blocks=2, beam_size=8))
-    deeper = fake_search.SyntheticEvaluator()
+    _search(_run(directory, _Evaluator(), max_blocks=2, beam_size=8))
+    deeper = _Evaluator()
     ranking = _search(_run(directory, deeper, max_blocks=3, beam_size=8))
     self.assertLen(deeper.calls, 8)
     self.assertTrue(all(cell.num_blocks == 3 for cell in deeper.calls))
@@ -135,7 +138,7 @@ class OperationsTest(absltest.TestCase):
 
   def test_a_search_over_three_operators(self):
     operations = ("sep3x3", "max3x3", "identity")
-    evaluator = fake_search.SyntheticEvaluator()
+    evaluator = _Evaluator()
     run = _run(self.create_tempdir().full_path, evaluator, max_blocks=3,
                beam_size=4)
     run.config = search_config.SearchConfig(

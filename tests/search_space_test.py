@@ -9,6 +9,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from pnas_tf import cell_counts
 from pnas_tf import search_space
 from pnas_tf.search_space import Block
 from pnas_tf.search_space import Cell
@@ -74,40 +75,40 @@ class CountsTest(parameterized.TestCase):
     self.assertEqual(set(cells), every_ordered_block)
 
   def test_ordered_block_counts_per_position(self):
-    self.assertEqual([search_space.ordered_block_count(b) for b in range(1, 6)],
+    self.assertEqual([cell_counts.ordered_block_count(b) for b in range(1, 6)],
                      [256, 576, 1024, 1600, 2304])
 
   def test_unordered_block_counts_per_position(self):
     self.assertEqual(
-        [search_space.unordered_block_count(b) for b in range(1, 6)],
+        [cell_counts.unordered_block_count(b) for b in range(1, 6)],
         [136, 300, 528, 820, 1176])
 
   def test_ordered_cell_count_is_the_papers_10_to_the_14(self):
-    self.assertEqual(search_space.ordered_cell_count(5), 556627761561600)
-    self.assertEqual(search_space.ordered_cell_count(1), 256)
+    self.assertEqual(cell_counts.ordered_cell_count(5), 556627761561600)
+    self.assertEqual(cell_counts.ordered_cell_count(1), 256)
 
   def test_unique_counts_match_enumeration(self):
     two_block_cells = set()
     for cell in search_space.initial_cells():
       two_block_cells.update(search_space.expand(cell))
-    self.assertEqual(search_space.unique_cell_count(1), 136)
-    self.assertEqual(search_space.unique_cell_count(2), len(two_block_cells))
+    self.assertEqual(cell_counts.unique_cell_count(1), 136)
+    self.assertEqual(cell_counts.unique_cell_count(2), len(two_block_cells))
     # Block 2 reads block 1 (136 * 164 ways) or not (a multiset of 2 of 136).
     self.assertLen(two_block_cells, 136 * 164 + 136 * 137 // 2)
 
   def test_unique_counts_are_below_swap_only_counts_and_near_papers(self):
     for b in range(2, 6):
-      self.assertLess(search_space.unique_cell_count(b),
-                      search_space.unordered_cell_count(b))
+      self.assertLess(cell_counts.unique_cell_count(b),
+                      cell_counts.unordered_cell_count(b))
     # The paper quotes "about 10^12" cells of 5 blocks after symmetries.
-    self.assertBetween(search_space.unique_cell_count(5), 1e12, 1e13)
+    self.assertBetween(cell_counts.unique_cell_count(5), 1e12, 1e13)
 
   @parameterized.parameters(0, -1)
   def test_counts_reject_bad_positions(self, b):
     with self.assertRaisesRegex(ValueError, "must be >= 1"):
-      search_space.ordered_block_count(b)
+      cell_counts.ordered_block_count(b)
     with self.assertRaisesRegex(ValueError, "must be >= 1"):
-      search_space.unique_cell_count(b)
+      cell_counts.unique_cell_count(b)
 
 
 class ExpandTest(parameterized.TestCase):
@@ -125,7 +126,7 @@ class ExpandTest(parameterized.TestCase):
     self.assertLen(expanded, len(set(expanded)))
     self.assertEqual(set(expanded), expected)
     self.assertLessEqual(len(expanded),
-                         search_space.unordered_block_count(position))
+                         cell_counts.unordered_block_count(position))
     self.assertTrue(all(c.is_canonical() for c in expanded))
 
   def test_expand_of_canonical_cells_takes_the_fast_path_exactly(self):
@@ -310,7 +311,8 @@ class ValuesTest(absltest.TestCase):
     self.assertEqual(cell.token_ids(), [(0, 1, 0, 7), (2, 0, 4, 1)])
 
   def test_module_does_not_import_tensorflow(self):
-    code = ("import sys, pnas_tf.search_space, pnas_tf.network_config; "
+    code = ("import sys, pnas_tf.search_space, pnas_tf.cell_counts, "
+            "pnas_tf.network_config; "
             "sys.exit(int(any(m in sys.modules for m in "
             "('tensorflow', 'keras', 'numpy'))))")
     self.assertEqual(subprocess.run([sys.executable, "-c", code]).returncode, 0)
