@@ -13,6 +13,7 @@ Example:
 """
 
 import dataclasses
+import json
 import os
 from typing import Sequence
 
@@ -71,7 +72,7 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
                 store: search_store.SearchStore,
                 net: network_config.NetworkConfig,
                 image_shape: tuple[int, int, int], export_dir: str,
-                count: int, num_blocks: int, version: int = 1) -> list[str]:
+                count: int, num_blocks: int) -> list[str]:
   """Exports the `count` best trained cells of `num_blocks` blocks.
 
   The paper returns the best cells of size B; a search's smaller cells are
@@ -79,10 +80,13 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
 
   Each goes to <export_dir>/pnas_<rank>/<version>/ as a SavedModel whose
   serving_default takes uint8 images and returns class probabilities, with
-  pnas_cell.json (cell, rank, metrics) beside the version directory.
+  pnas_cell.json (cell, rank, metrics) beside the version directories. A
+  rank whose cell is already exported is left alone; one whose cell changed
+  (a search continued deeper) gets the next version, which TensorFlow
+  Serving then serves.
 
   Returns:
-    The SavedModel directories written (an existing version is left alone).
+    The SavedModel directories written.
   """
   # TensorFlow loads here, after the search, not at import.
   import keras  # pylint: disable=g-import-not-at-top
@@ -93,11 +97,12 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
   best = [record for record in ranking
           if record.ok and record.num_blocks == num_blocks][:count]
   for rank, record in enumerate(best, start=1):
-    cell = search_space.Cell.parse(record.cell)
     model_dir = os.path.join(export_dir, f"pnas_{rank}")
-    path = os.path.join(model_dir, str(version))
-    if os.path.exists(path):
+    versions = _versions(model_dir)
+    if versions and _exported_cell(model_dir) == record.cell:
       continue
+    path = os.path.join(model_dir, str(max(versions, default=0) + 1))
+    cell = search_space.Cell.parse(record.cell)
     keras.backend.clear_session()
     model = network.build_network(cell, net)
     model.load_weights(os.path.join(store.child_directory(cell),
@@ -108,3 +113,18 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
                                 dict(record.to_json(), rank=rank))
     written.append(path)
   return written
+
+
+def _versions(model_dir: str) -> list[int]:
+  """The numbered version directories TensorFlow Serving would see."""
+  if not os.path.isdir(model_dir):
+    return []
+  return [int(name) for name in os.listdir(model_dir) if name.isdigit()]
+
+
+def _exported_cell(model_dir: str) -> str | None:
+  try:
+    with open(os.path.join(model_dir, CELL_FILE)) as stream:
+      return json.load(stream).get("cell")
+  except (OSError, ValueError, AttributeError):
+    return None

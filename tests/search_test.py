@@ -66,6 +66,20 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(self._search(), 0)
     with open(os.path.join(self.output_dir, "summary.csv")) as stream:
       self.assertEqual(list(csv.DictReader(stream)), rows)
+    self.assertEqual(os.listdir(os.path.join(self.output_dir, "export",
+                                             "pnas_1")).count("2"), 0)
+    # A rank whose exported cell is no longer the one there gets version 2.
+    cell_file = os.path.join(self.output_dir, "export", "pnas_1",
+                             "pnas_cell.json")
+    with open(cell_file) as stream:
+      exported = json.load(stream)
+    with open(cell_file, "w") as stream:
+      json.dump(dict(exported, cell="max3x3:0+max3x3:0"), stream)
+    self.assertEqual(self._search(), 0)
+    self.assertTrue(os.path.isdir(os.path.join(self.output_dir, "export",
+                                               "pnas_1", "2")))
+    with open(cell_file) as stream:
+      self.assertEqual(json.load(stream)["cell"], exported["cell"])
     self._check_refusals()
 
   def _check_refusals(self):
