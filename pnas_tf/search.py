@@ -7,8 +7,8 @@ sampled B-block cells instead). Every finished child is recorded the moment
 it finishes; rerunning the same command after a crash continues where the
 search stopped. Writes into --output_dir: the search state (see
 search_store.py), tensorboard/, summary.csv and summary.json ranking every
-trained cell, and export/pnas_<rank>/1/, SavedModels of the best B-block
-cells in TensorFlow Serving's layout.
+trained cell, and export/pnas_<rank>/<version>/, SavedModels of the best
+B-block cells in TensorFlow Serving's layout.
 
 Example:
   python -m pnas_tf.search --flagfile=flags/quickstart.cfg
