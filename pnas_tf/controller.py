@@ -68,7 +68,7 @@ class Progress:
   done_total: int
   budget: int
   best: ChildRecord | None
-  seconds_left: float  # NaN until a child has trained in this run
+  seconds_left: float  # at this run's mean seconds per child so far
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,8 +215,3 @@ def _train(run, b, cells, predicted, records, predictor) -> None:
         predicted=list(predicted), all_records=list(records.values()),
         predictor=predictor))
 
-
-def best_accuracy(records: Sequence[ChildRecord]) -> float:
-  """The best validation accuracy among `records` (NaN if none succeeded)."""
-  accuracies = [record.accuracy for record in records if record.ok]
-  return max(accuracies) if accuracies else math.nan

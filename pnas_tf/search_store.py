@@ -37,9 +37,8 @@ _ROUNDS = "rounds"
 _PREDICTOR = "predictor"
 _LOCK_FILE = ".lock"
 # Settings that may change between runs on one directory: raising B continues
-# a finished search deeper; the others do not change what a result means.
-MUTABLE_SETTINGS = frozenset({"max_blocks", "export_top", "verbose",
-                              "strategy", "keep_checkpoints"})
+# a finished search deeper.
+MUTABLE_SETTINGS = frozenset({"max_blocks"})
 
 
 class StoreError(Exception):
