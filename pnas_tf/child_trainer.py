@@ -17,11 +17,8 @@ Example:
 """
 
 import dataclasses
-import gc
-import json
 import math
 import os
-import shutil
 import time
 from typing import Any, Sequence
 
@@ -32,20 +29,15 @@ from tensorboard.plugins.hparams import api as hparams_api
 
 from pnas_tf import datasets
 from pnas_tf import export
-from pnas_tf import files
 from pnas_tf import network
 from pnas_tf import network_config
-from pnas_tf import operators
 from pnas_tf import search_space
-from pnas_tf import strategies
 from pnas_tf import train_config
+from pnas_tf import training_loop
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
-# Per-epoch metrics of a child, in its output directory; with
-# keep_checkpoints, the last epoch's weights are in BACKUP_DIR beside it.
-EPOCH_LOG = "epochs.json"
-BACKUP_DIR = "backup"
+EPOCH_LOG = training_loop.EPOCH_LOG
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,126 +63,6 @@ class ChildResult:
             for key, value in dataclasses.asdict(self).items()}
 
 
-class _TrainingClock(keras.callbacks.Callback):
-  """Seconds spent training (validation excluded) and epochs trained."""
-
-  def __init__(self):
-    super().__init__()
-    self.seconds = 0.0
-    self.epochs = 0
-    self._started = None
-
-  def on_epoch_begin(self, epoch, logs=None):
-    self._started = time.perf_counter()
-
-  def on_test_begin(self, logs=None):
-    self._stop()
-
-  def on_epoch_end(self, epoch, logs=None):
-    self._stop()
-    self.epochs += 1
-
-  def _stop(self):
-    if self._started is not None:
-      self.seconds += time.perf_counter() - self._started
-      self._started = None
-
-
-class _StopOnNaN(keras.callbacks.Callback):
-  """Stops training after an epoch whose loss is not finite.
-
-  Checked per epoch, not per step like keras.callbacks.TerminateOnNaN, so
-  that Keras can dispatch steps without waiting for each one's loss.
-  """
-
-  def on_epoch_end(self, epoch, logs=None):
-    if not math.isfinite((logs or {}).get("loss", 0.0)):
-      self.model.stop_training = True
-
-
-class _EpochRecord(keras.callbacks.Callback):
-  """Commits every finished epoch: its metrics, and optionally its weights.
-
-  An epoch's weights (model and optimizer) are written to a temporary file
-  and renamed to backup/epoch-<n>.weights.h5; then epochs.json, rewritten
-  atomically, commits the epoch. A crash at any point leaves the last
-  committed epoch loadable: resume() picks it up, and a weights file written
-  after it is ignored. Keras' BackupAndRestore writes in place and would not
-  tell the input pipeline which epoch training resumes at.
-  """
-
-  def __init__(self, output_dir: str, keep_weights: bool):
-    super().__init__()
-    self.log_path = os.path.join(output_dir, EPOCH_LOG)
-    self.backup_dir = os.path.join(output_dir, BACKUP_DIR)
-    self.keep_weights = keep_weights
-    self.epochs: list[dict[str, float | None]] = []
-
-  def _weights_path(self, epochs_done: int) -> str:
-    return os.path.join(self.backup_dir, f"epoch-{epochs_done}.weights.h5")
-
-  def resume(self, model: keras.Model) -> int:
-    """Restores the last committed epoch, if any; returns epochs done."""
-    if not (self.keep_weights and os.path.exists(self.log_path)):
-      return 0
-    with open(self.log_path) as stream:
-      committed = json.load(stream)
-    weights = self._weights_path(len(committed))
-    if not committed or not os.path.exists(weights):
-      return 0
-    model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights)
-    self.epochs = committed
-    logging.info("Resuming after epoch %d from %s", len(committed), weights)
-    return len(committed)
-
-  def on_epoch_end(self, epoch, logs=None):
-    del self.epochs[epoch:]
-    self.epochs.append({key: _finite_or_none(value)
-                        for key, value in (logs or {}).items()})
-    if self.keep_weights:
-      os.makedirs(self.backup_dir, exist_ok=True)
-      partial = os.path.join(self.backup_dir, "partial.weights.h5")
-      self.model.save_weights(partial, overwrite=True)
-      os.replace(partial, self._weights_path(epoch + 1))
-    files.write_json_atomically(self.log_path, self.epochs)
-    if self.keep_weights:
-      for name in os.listdir(self.backup_dir):
-        if name != os.path.basename(self._weights_path(epoch + 1)):
-          os.remove(os.path.join(self.backup_dir, name))
-
-  def discard_backup(self) -> None:
-    shutil.rmtree(self.backup_dir, ignore_errors=True)
-
-  def history(self) -> dict[str, list[float]]:
-    keys = {key for epoch in self.epochs for key in epoch}
-    return {key: [math.nan if epoch.get(key) is None else epoch[key]
-                  for epoch in self.epochs] for key in keys}
-
-
-def _finite_or_none(value) -> float | None:
-  value = float(value)
-  return value if math.isfinite(value) else None
-
-
-class _DropPathRamp(keras.callbacks.Callback):
-  """Raises ScheduledDropPath's progress from 0 to 1 over training.
-
-  The official code ramps per step; this ramps per epoch (epoch e of E
-  trains at e / E), because assigning the drop-path variables between steps
-  that Keras dispatches asynchronously breaks MirroredStrategy's collectives,
-  and Keras' JAX backend would ignore them. With the 600 epochs of final
-  training the two schedules differ by under 0.2%.
-  """
-
-  def __init__(self, epochs: int):
-    super().__init__()
-    self.epochs = epochs
-
-  def on_epoch_begin(self, epoch, logs=None):
-    operators.set_drop_path_progress(self.model, epoch / self.epochs)
-
-
 def _write_hparams(log_dir: str, cell: search_space.Cell,
                    net: network_config.NetworkConfig,
                    data: datasets.DatasetInfo, config: train_config.TrainConfig,
@@ -202,30 +74,6 @@ def _write_hparams(log_dir: str, cell: search_space.Cell,
             "batch_size": batch_size, "seed": config.seed}
   with tf.summary.create_file_writer(log_dir).as_default():
     hparams_api.hparams(values, trial_id=str(cell))
-
-
-def _mixed_precision(switch: str) -> bool:
-  return switch == "on" or (
-      switch == "auto" and bool(tf.config.list_physical_devices("GPU")))
-
-
-def _compile(model: keras.Model, config: train_config.TrainConfig,
-             steps: int) -> None:
-  """SGD with cosine decay; cross-entropy, plus the aux head's if it has one."""
-  schedule = keras.optimizers.schedules.CosineDecay(
-      config.learning_rate, decay_steps=max(steps, 1))
-  optimizer = keras.optimizers.SGD(
-      schedule, momentum=config.momentum,
-      global_clipnorm=config.gradient_clip_norm or None)
-  loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-  if len(model.outputs) == 1:
-    losses, weights, metrics = loss, None, ["accuracy"]
-  else:  # [logits, aux_logits]: accuracy on the logits only.
-    losses, weights = [loss, loss], [1.0, config.aux_head_weight]
-    metrics = [["accuracy"], []]
-  jit_compile = {"auto": "auto", "on": True, "off": False}[config.xla]
-  model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
-                metrics=metrics, jit_compile=jit_compile)
 
 
 def _failure(cell, reason: str, started: float, params: int = 0,
@@ -269,69 +117,33 @@ def train_and_evaluate(
   """
   started = time.perf_counter()
   cell = cell.canonical()
-  keras.backend.clear_session()
-  gc.collect()
-  keras.utils.set_random_seed(config.seed)
-  mixed = _mixed_precision(config.mixed_precision)
-  keras.mixed_precision.set_dtype_policy(
-      "mixed_float16" if mixed else "float32")
-  model = None
-  try:
-    strategy = strategies.make_strategy(config.strategy)
-    steps_per_epoch = data.steps_per_epoch
-    with strategy.scope():
-      model = network.build_network(cell, net)
-      _compile(model, config, steps_per_epoch * config.epochs)
-    params = network.count_trainable_params(model)
-    log_dir = os.path.join(output_dir, "tensorboard")
-    _write_hparams(log_dir, cell, net, data.info, config, data.batch_size)
-    record = _EpochRecord(output_dir, keep_weights=config.keep_checkpoints)
-    first_epoch = record.resume(model)
-    clock = _TrainingClock()
-    own = [_StopOnNaN(), clock,
-           keras.callbacks.TensorBoard(log_dir, write_graph=False)]
-    if net.drop_path_keep_prob < 1.0:
-      own.append(_DropPathRamp(config.epochs))
-    own.append(record)
-    remaining = config.epochs - first_epoch
-    if remaining > 0:
-      train, validation = data.train(first_epoch, remaining), data.validation
-      if len(model.outputs) > 1:  # The auxiliary head learns the same labels.
-        train, validation = (
-            dataset.map(lambda images, labels: (images, (labels, labels)))
-            for dataset in (train, validation))
-      model.fit(train, steps_per_epoch=steps_per_epoch,
-                initial_epoch=first_epoch, epochs=config.epochs,
-                validation_data=validation, callbacks=own + list(callbacks),
-                verbose=config.verbose)
-    result = _result_from_history(cell, record.history(), params, clock,
-                                  data, started)
-    if result.status == STATUS_OK:
-      if export_dir:
-        export.export_classifier(model, data.info.image_shape, export_dir)
-      if weights_path:
-        partial = (weights_path.removesuffix(".weights.h5")
-                   + ".partial.weights.h5")
-        model.save_weights(partial, overwrite=True)
-        os.replace(partial, weights_path)
-      record.discard_backup()
-    return result
-  except tf.errors.ResourceExhaustedError as error:
-    return _failure(cell, f"out of memory: {_first_line(error)}", started)
-  finally:
-    del model
-    keras.mixed_precision.set_dtype_policy("float32")
-    keras.backend.clear_session()
-    gc.collect()
-
-
-def _first_line(error: Exception) -> str:
-  text = getattr(error, "message", None) or str(error)
-  return text.strip().splitlines()[0][:300] if text.strip() else ""
+  with training_loop.fresh_keras_state(config):
+    try:
+      model = training_loop.build_compiled(cell, net, config,
+                                           data.steps_per_epoch)
+      params = network.count_trainable_params(model)
+      _write_hparams(os.path.join(output_dir, training_loop.TENSORBOARD_DIR),
+                     cell, net, data.info, config, data.batch_size)
+      outcome = training_loop.fit(
+          model, data.train, data.steps_per_epoch, config, output_dir,
+          validation=data.validation, callbacks=callbacks,
+          drop_path=net.drop_path_keep_prob < 1.0)
+      result = _result_from_history(cell, outcome.history, params,
+                                    outcome.clock, data, started)
+      if result.status == STATUS_OK:
+        if export_dir:
+          export.export_classifier(model, data.info.image_shape, export_dir)
+        if weights_path:
+          training_loop.save_weights_atomically(model, weights_path)
+        outcome.record.discard_backup()
+      return result
+    except tf.errors.ResourceExhaustedError as error:
+      return _failure(cell, "out of memory: "
+                      f"{training_loop.first_line(error)}", started)
 
 
 def _result_from_history(cell, history: dict[str, list[float]], params: int,
-                         clock: _TrainingClock, data: datasets.SearchData,
+                         clock: training_loop.TrainingClock, data: datasets.SearchData,
                          started: float) -> ChildResult:
   losses = history.get("loss", [])
   # With an auxiliary head, Keras names the logits' metrics after the layer.

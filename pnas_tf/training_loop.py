@@ -1,0 +1,299 @@
+"""The training machinery child and final training share.
+
+Callbacks that commit every epoch (metrics, and weights for resuming), ramp
+ScheduledDropPath in, stop on a NaN loss and time the training; the optimizer
+and losses; a fresh, seeded Keras state per run; and `fit`, which resumes
+from the last committed epoch and trains the rest.
+
+Example:
+  with fresh_keras_state(config):
+    model = build_compiled(cell, net, config, steps_per_epoch)
+    outcome = fit(model, data.train, data.steps_per_epoch, config, "/tmp/run")
+"""
+
+import contextlib
+import dataclasses
+import gc
+import json
+import math
+import os
+import shutil
+import time
+from typing import Callable, Sequence
+
+from absl import logging
+import keras
+import tensorflow as tf
+
+from pnas_tf import files
+from pnas_tf import network
+from pnas_tf import network_config
+from pnas_tf import operators
+from pnas_tf import search_space
+from pnas_tf import strategies
+from pnas_tf import train_config
+
+# Per-epoch metrics of a run, in its output directory; with keep_checkpoints,
+# the last epoch's weights are in BACKUP_DIR beside it.
+EPOCH_LOG = "epochs.json"
+BACKUP_DIR = "backup"
+TENSORBOARD_DIR = "tensorboard"
+
+
+class TrainingClock(keras.callbacks.Callback):
+  """Seconds spent training (validation excluded) and epochs trained."""
+
+  def __init__(self):
+    super().__init__()
+    self.seconds = 0.0
+    self.epochs = 0
+    self._started = None
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._started = time.perf_counter()
+
+  def on_test_begin(self, logs=None):
+    self._stop()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._stop()
+    self.epochs += 1
+
+  def _stop(self):
+    if self._started is not None:
+      self.seconds += time.perf_counter() - self._started
+      self._started = None
+
+
+class StopOnNaN(keras.callbacks.Callback):
+  """Stops training after an epoch whose loss is not finite.
+
+  Checked per epoch, not per step like keras.callbacks.TerminateOnNaN, so
+  that Keras can dispatch steps without waiting for each one's loss.
+  """
+
+  def on_epoch_end(self, epoch, logs=None):
+    if not math.isfinite((logs or {}).get("loss", 0.0)):
+      self.model.stop_training = True
+
+
+class EpochRecord(keras.callbacks.Callback):
+  """Commits every finished epoch: its metrics, and optionally its weights.
+
+  An epoch's weights (model and optimizer) are written to a temporary file
+  and renamed to backup/epoch-<n>.weights.h5; then epochs.json, rewritten
+  atomically, commits the epoch. A crash at any point leaves the last
+  committed epoch loadable: resume() picks it up, and a weights file written
+  after it is ignored. Keras' BackupAndRestore writes in place and would not
+  tell the input pipeline which epoch training resumes at.
+  """
+
+  def __init__(self, output_dir: str, keep_weights: bool):
+    super().__init__()
+    self.log_path = os.path.join(output_dir, EPOCH_LOG)
+    self.backup_dir = os.path.join(output_dir, BACKUP_DIR)
+    self.keep_weights = keep_weights
+    self.epochs: list[dict[str, float | None]] = []
+
+  def _weights_path(self, epochs_done: int) -> str:
+    return os.path.join(self.backup_dir, f"epoch-{epochs_done}.weights.h5")
+
+  def resume(self, model: keras.Model) -> int:
+    """Restores the last committed epoch, if any; returns epochs done."""
+    if not (self.keep_weights and os.path.exists(self.log_path)):
+      return 0
+    with open(self.log_path) as stream:
+      committed = json.load(stream)
+    weights = self._weights_path(len(committed))
+    if not committed or not os.path.exists(weights):
+      return 0
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(weights)
+    self.epochs = committed
+    logging.info("Resuming after epoch %d from %s", len(committed), weights)
+    return len(committed)
+
+  def on_epoch_end(self, epoch, logs=None):
+    del self.epochs[epoch:]
+    self.epochs.append({key: _finite_or_none(value)
+                        for key, value in (logs or {}).items()})
+    if self.keep_weights:
+      os.makedirs(self.backup_dir, exist_ok=True)
+      partial = os.path.join(self.backup_dir, "partial.weights.h5")
+      self.model.save_weights(partial, overwrite=True)
+      os.replace(partial, self._weights_path(epoch + 1))
+    files.write_json_atomically(self.log_path, self.epochs)
+    if self.keep_weights:
+      for name in os.listdir(self.backup_dir):
+        if name != os.path.basename(self._weights_path(epoch + 1)):
+          os.remove(os.path.join(self.backup_dir, name))
+
+  def discard_backup(self) -> None:
+    shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+  def history(self) -> dict[str, list[float]]:
+    keys = {key for epoch in self.epochs for key in epoch}
+    return {key: [math.nan if epoch.get(key) is None else epoch[key]
+                  for epoch in self.epochs] for key in keys}
+
+
+def _finite_or_none(value) -> float | None:
+  value = float(value)
+  return value if math.isfinite(value) else None
+
+
+class DropPathRamp(keras.callbacks.Callback):
+  """Raises ScheduledDropPath's progress from 0 to 1 over training.
+
+  The official code ramps per step; this ramps per epoch (epoch e of E
+  trains at e / E), because assigning the drop-path variables between steps
+  that Keras dispatches asynchronously breaks MirroredStrategy's collectives,
+  and Keras' JAX backend would ignore them. With the 600 epochs of final
+  training the two schedules differ by under 0.2%.
+  """
+
+  def __init__(self, epochs: int):
+    super().__init__()
+    self.epochs = epochs
+
+  def on_epoch_begin(self, epoch, logs=None):
+    operators.set_drop_path_progress(self.model, epoch / self.epochs)
+
+
+def mixed_precision_enabled(switch: str) -> bool:
+  return switch == "on" or (
+      switch == "auto" and bool(tf.config.list_physical_devices("GPU")))
+
+
+def compile_network(model: keras.Model, config: train_config.TrainConfig,
+                    steps: int, top_k: int = 0) -> None:
+  """SGD with cosine decay; cross-entropy, plus the aux head's if it has one.
+
+  Args:
+    model: the network.
+    config: how to train.
+    steps: training steps in all, over which the learning rate decays.
+    top_k: also report top-k accuracy (as "top_k_accuracy") when > 0.
+  """
+  schedule = keras.optimizers.schedules.CosineDecay(
+      config.learning_rate, decay_steps=max(steps, 1))
+  optimizer = keras.optimizers.SGD(
+      schedule, momentum=config.momentum,
+      global_clipnorm=config.gradient_clip_norm or None)
+  loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+  accuracy = ["accuracy"]
+  if top_k:
+    accuracy.append(keras.metrics.SparseTopKCategoricalAccuracy(
+        k=top_k, name="top_k_accuracy"))
+  if len(model.outputs) == 1:
+    losses, weights, metrics = loss, None, accuracy
+  else:  # [logits, aux_logits]: accuracy on the logits only.
+    losses, weights = [loss, loss], [1.0, config.aux_head_weight]
+    metrics = [accuracy, []]
+  jit_compile = {"auto": "auto", "on": True, "off": False}[config.xla]
+  model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
+                metrics=metrics, jit_compile=jit_compile)
+
+
+def first_line(error: Exception) -> str:
+  text = getattr(error, "message", None) or str(error)
+  return text.strip().splitlines()[0][:300] if text.strip() else ""
+
+
+
+
+@contextlib.contextmanager
+def fresh_keras_state(config: train_config.TrainConfig):
+  """A cleared Keras session, seeded with config.seed, in the run's dtype policy.
+
+  Every run must start from the same state: this resets Keras' global state
+  and seeds Python's, NumPy's and TensorFlow's global generators; on exit it
+  restores the float32 policy and frees the session.
+  """
+  keras.backend.clear_session()
+  gc.collect()
+  keras.utils.set_random_seed(config.seed)
+  keras.mixed_precision.set_dtype_policy(
+      "mixed_float16" if mixed_precision_enabled(config.mixed_precision)
+      else "float32")
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_dtype_policy("float32")
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def build_compiled(cell: search_space.Cell, net: network_config.NetworkConfig,
+                   config: train_config.TrainConfig, steps_per_epoch: int,
+                   top_k: int = 0) -> keras.Model:
+  """The network of `cell`, compiled for training, under config.strategy."""
+  strategy = strategies.make_strategy(config.strategy)
+  with strategy.scope():
+    model = network.build_network(cell, net)
+    compile_network(model, config, steps_per_epoch * config.epochs, top_k)
+  return model
+
+
+@dataclasses.dataclass
+class FitOutcome:
+  """What `fit` leaves: per-epoch metrics of all epochs, and the timing."""
+  history: dict[str, list[float]]
+  clock: TrainingClock
+  record: EpochRecord
+
+
+def with_aux_labels(model: keras.Model, dataset: tf.data.Dataset):
+  """`dataset` as `model` needs it: labels twice when it has an aux head."""
+  if len(model.outputs) == 1:
+    return dataset
+  return dataset.map(lambda images, labels: (images, (labels, labels)))
+
+
+def fit(model: keras.Model, train: Callable[[int, int], tf.data.Dataset],
+        steps_per_epoch: int, config: train_config.TrainConfig,
+        output_dir: str, validation: tf.data.Dataset | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        drop_path: bool = False) -> FitOutcome:
+  """Trains `model` for config.epochs, resuming after the last committed one.
+
+  Args:
+    model: a compiled network (build_compiled).
+    train: train(first_epoch, num_epochs) -> batches of those epochs.
+    steps_per_epoch: batches in one epoch.
+    config: how to train; with keep_checkpoints every epoch's weights are
+      kept, so an interrupted run continues from its last finished epoch.
+    output_dir: TensorBoard logs go to tensorboard/, epochs.json and the
+      epoch backup beside it.
+    validation: evaluated after every epoch, if given.
+    callbacks: more Keras callbacks, run after these.
+    drop_path: ramp ScheduledDropPath in over the epochs.
+
+  Returns:
+    The metrics of every epoch (also those before a resume) and the timing.
+  """
+  record = EpochRecord(output_dir, keep_weights=config.keep_checkpoints)
+  first_epoch = record.resume(model)
+  clock = TrainingClock()
+  own = [StopOnNaN(), clock,
+         keras.callbacks.TensorBoard(os.path.join(output_dir, TENSORBOARD_DIR),
+                                     write_graph=False)]
+  if drop_path:
+    own.append(DropPathRamp(config.epochs))
+  own.append(record)
+  remaining = config.epochs - first_epoch
+  if remaining > 0:
+    model.fit(with_aux_labels(model, train(first_epoch, remaining)),
+              steps_per_epoch=steps_per_epoch, initial_epoch=first_epoch,
+              epochs=config.epochs,
+              validation_data=(None if validation is None
+                               else with_aux_labels(model, validation)),
+              callbacks=own + list(callbacks), verbose=config.verbose)
+  return FitOutcome(history=record.history(), clock=clock, record=record)
+
+
+def save_weights_atomically(model: keras.Model, path: str) -> None:
+  """Writes `model`'s weights to `path` (a .weights.h5 file) whole or not at all."""
+  partial = path.removesuffix(".weights.h5") + ".partial.weights.h5"
+  model.save_weights(partial, overwrite=True)
+  os.replace(partial, path)
