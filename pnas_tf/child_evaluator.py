@@ -72,15 +72,16 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
                 store: search_store.SearchStore,
                 net: network_config.NetworkConfig,
                 image_shape: tuple[int, int, int], export_dir: str,
-                count: int, num_blocks: int) -> list[str]:
+                count: int, num_blocks: int,
+                class_names: Sequence[str] = ()) -> list[str]:
   """Exports the `count` best trained cells of `num_blocks` blocks.
 
   The paper returns the best cells of size B; a search's smaller cells are
   its stepping stones.
 
-  Each goes to <export_dir>/pnas_<rank>/<version>/ as a SavedModel whose
-  serving_default takes uint8 images and returns class probabilities, with
-  pnas_cell.json (cell, rank, metrics) beside the version directories. A
+  Each goes to <export_dir>/pnas_<rank>/<version>/ as a SavedModel with
+  export.py's signatures (uint8 images or encoded image bytes in, class
+  probabilities and the top classes out), with pnas_cell.json (cell, rank, metrics) beside the version directories. A
   rank whose cell is already exported is left alone; one whose cell changed
   (a search continued deeper) gets the next version, which TensorFlow
   Serving then serves.
@@ -107,7 +108,8 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
     model = network.build_network(cell, net)
     model.load_weights(os.path.join(store.child_directory(cell),
                                     WEIGHTS_FILE))
-    export.export_classifier(model, image_shape, path + ".partial")
+    export.export_classifier(model, image_shape, path + ".partial",
+                             class_names=class_names)
     os.replace(path + ".partial", path)
     files.write_json_atomically(os.path.join(model_dir, CELL_FILE),
                                 dict(record.to_json(), rank=rank))

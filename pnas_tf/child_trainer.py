@@ -132,7 +132,8 @@ def train_and_evaluate(
                                     outcome.clock, data, started)
       if result.status == STATUS_OK:
         if export_dir:
-          export.export_classifier(model, data.info.image_shape, export_dir)
+          export.export_classifier(model, data.info.image_shape, export_dir,
+                                    class_names=data.info.class_names)
         if weights_path:
           training_loop.save_weights_atomically(model, weights_path)
         outcome.record.discard_backup()

@@ -82,7 +82,7 @@ def run(config: search_config.SearchConfig,
   search_reporting.write_ranking(ranking, settings.output_dir)
   exported = child_evaluator.export_best(
       ranking, store, net, info.image_shape, export_dir, config.export_top,
-      config.max_blocks)
+      config.max_blocks, class_names=info.class_names)
   print(f"{len(ranking)} cells trained")
   for label, records in (
       ("best cell", ranking),
