@@ -108,9 +108,8 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
     model = network.build_network(cell, net)
     model.load_weights(os.path.join(store.child_directory(cell),
                                     WEIGHTS_FILE))
-    export.export_classifier(model, image_shape, path + ".partial",
+    export.export_classifier(model, image_shape, path,
                              class_names=class_names)
-    os.replace(path + ".partial", path)
     files.write_json_atomically(os.path.join(model_dir, CELL_FILE),
                                 dict(record.to_json(), rank=rank))
     written.append(path)

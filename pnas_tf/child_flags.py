@@ -136,6 +136,18 @@ def settings_from_flags(values: flags.FlagValues) -> ChildSettings:
                        output_dir=values.output_dir)
 
 
+def with_network_overrides(settings: ChildSettings,
+                           **overrides) -> ChildSettings:
+  """`settings` with more network fields replaced, checked.
+
+  Raises:
+    cli.UsageError: naming the first bad field's flag.
+  """
+  merged = {**settings.network_overrides, **overrides}
+  _checked(network_config.preset, name=settings.preset, **merged)
+  return dataclasses.replace(settings, network_overrides=merged)
+
+
 def network_for(settings: ChildSettings, num_classes: int,
                 image_shape: tuple[int, int, int]
                 ) -> network_config.NetworkConfig:

@@ -48,21 +48,19 @@ class DatasetInfo:
 
 
 @dataclasses.dataclass(frozen=True)
-class SearchData:
-  """The data of a search: training epochs on demand, validation batches.
+class TrainingData:
+  """Training epochs on demand, from examples decoded once.
 
   Attributes:
     config: the data settings.
     info: what the data is.
     train_examples: the decoded training examples, cached in memory on
       first use and shared by every child.
-    validation: batched, standardized validation examples in a fixed order.
     num_train_examples: examples in one training epoch.
   """
   config: train_config.DataConfig
   info: DatasetInfo
   train_examples: tf.data.Dataset
-  validation: tf.data.Dataset
   num_train_examples: int
 
   @property
@@ -77,6 +75,28 @@ class SearchData:
     """Training batches of the given epochs (see training_dataset)."""
     return training_dataset(self.train_examples, self.config, first_epoch,
                             num_epochs)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchData(TrainingData):
+  """The data of a search: training epochs, and validation batches.
+
+  Attributes:
+    validation: batched, standardized validation examples in a fixed order
+      (info.validation_split, held out from the training split).
+  """
+  validation: tf.data.Dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class FinalData(TrainingData):
+  """The data of final training: the training split, and the test split.
+
+  Attributes:
+    test: batched, standardized examples of info.validation_split (here the
+      test split) in a fixed order.
+  """
+  test: tf.data.Dataset
 
 
 def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
@@ -187,13 +207,22 @@ def split_names(config: train_config.DataConfig,
 
 
 def dataset_info(builder: tfds.core.DatasetBuilder,
-                 config: train_config.DataConfig) -> DatasetInfo:
-  """What `config`'s search data is, from the builder's tfds info."""
+                 config: train_config.DataConfig,
+                 split_pair: tuple[str, str] | None = None) -> DatasetInfo:
+  """What `config`'s data is, from the builder's tfds info.
+
+  Args:
+    builder: the prepared builder.
+    config: the data settings.
+    split_pair: (training, held-out) tfds split strings; by default the
+      search's (split_names).
+  """
   image_key, label_key = builder.info.supervised_keys
   features = builder.info.features
   splits = builder.info.splits
   train_size = splits["train"].num_examples if "train" in splits else None
-  train_split, validation_split = split_names(config, train_size)
+  train_split, validation_split = split_pair or split_names(config,
+                                                            train_size)
 
   def size(split):
     return splits[split].num_examples if train_size is not None else None
@@ -300,11 +329,41 @@ def load_search_data(config: train_config.DataConfig) -> SearchData:
   builder = get_builder(config)
   info = dataset_info(builder, config)
   examples = _read(builder, info.train_split).cache()
-  num_train = info.num_train_examples
-  if num_train is None:  # tfds does not know the split sizes (mock data).
-    num_train = int(examples.reduce(0, lambda count, _: count + 1))
   return SearchData(
       config=config, info=info, train_examples=examples,
       validation=evaluation_dataset(builder, info.validation_split,
                                     config.batch_size),
-      num_train_examples=num_train)
+      num_train_examples=_count(examples, info.num_train_examples))
+
+
+def _count(examples: tf.data.Dataset, known: int | None) -> int:
+  if known is not None:
+    return known
+  # tfds does not know the split sizes (mock data): count once.
+  return int(examples.reduce(0, lambda count, _: count + 1))
+
+
+def load_final_data(config: train_config.DataConfig,
+                    test_split: str = "test") -> FinalData:
+  """The data of final training: all of the train split, and `test_split`.
+
+  config.num_train_examples > 0 trains on the first M examples only (a
+  scaled-down run); config.validation_size is not used.
+
+  Raises:
+    DatasetUnavailableError: see get_builder; or no such test split.
+  """
+  builder = get_builder(config)
+  splits = builder.info.splits
+  if splits and test_split.split("[")[0] not in splits:
+    raise DatasetUnavailableError(
+        f"dataset {config.dataset!r} has no split {test_split!r} (it has "
+        f"{', '.join(sorted(splits))}): choose one with --test_split")
+  train_split = (f"train[:{config.num_train_examples}]"
+                 if config.num_train_examples else "train")
+  info = dataset_info(builder, config, (train_split, test_split))
+  examples = _read(builder, train_split).cache()
+  return FinalData(
+      config=config, info=info, train_examples=examples,
+      num_train_examples=_count(examples, info.num_train_examples),
+      test=evaluation_dataset(builder, test_split, config.batch_size))

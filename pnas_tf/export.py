@@ -25,6 +25,7 @@ Example:
 """
 
 import os
+import shutil
 from typing import Sequence
 
 import keras
@@ -114,16 +115,29 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
 
   Returns:
     `path`.
+
+  Raises:
+    FileExistsError: `path` exists; an export never replaces another.
+    ValueError: as many class names as classes are needed.
+
+  The SavedModel is written beside `path` and renamed into place when
+  complete, so TensorFlow Serving, which watches the model directory for
+  new versions, never loads half of one.
   """
+  if os.path.exists(path):
+    raise FileExistsError(f"{path} exists; exports never replace one")
   num_classes = model.outputs[0].shape[-1]
   names = list(class_names) or [str(index) for index in range(num_classes)]
   if len(names) != num_classes:
     raise ValueError(f"{len(names)} class names for {num_classes} classes")
   module = _ServingModule(model, tuple(image_shape), names,
                           min(top_k, num_classes))
-  tf.saved_model.save(module, path,
+  partial = path.rstrip("/") + ".partial"
+  shutil.rmtree(partial, ignore_errors=True)  # Left by a crash.
+  tf.saved_model.save(module, partial,
                       signatures={DEFAULT_SIGNATURE: module.serve,
                                   BYTES_SIGNATURE: module.serve_bytes})
+  os.replace(partial, path)
   return path
 
 

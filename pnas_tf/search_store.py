@@ -20,14 +20,13 @@ Example:
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
-import json
 import math
 import os
 from typing import Any, Iterator
 
 from pnas_tf import files
+from pnas_tf import run_state
 from pnas_tf import search_space
 
 FORMAT_VERSION = 1
@@ -35,7 +34,6 @@ _SETTINGS_FILE = "search.json"
 _CHILDREN = "children"
 _ROUNDS = "rounds"
 _PREDICTOR = "predictor"
-_LOCK_FILE = ".lock"
 # Settings that may change between runs on one directory: raising B continues
 # a finished search deeper.
 MUTABLE_SETTINGS = frozenset({"max_blocks"})
@@ -103,17 +101,9 @@ class SearchStore:
   @contextlib.contextmanager
   def locked(self) -> Iterator[None]:
     """Holds the directory's lock; raises StoreError if a search holds it."""
-    os.makedirs(self.directory, exist_ok=True)
-    with open(self._path(_LOCK_FILE), "a") as lock:
-      try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-      except BlockingIOError:
-        raise StoreError(f"another search is running in {self.directory}; "
-                         "wait for it or choose another --output_dir") from None
-      try:
-        yield
-      finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
+    with _as_store_error(), run_state.exclusive_directory(self.directory,
+                                                           "a search"):
+      yield
 
   def check_settings(self, settings: dict[str, Any]) -> None:
     """Records `settings` on first use; afterwards refuses different ones.
@@ -122,26 +112,17 @@ class SearchStore:
       StoreError: listing every setting that differs (except
         MUTABLE_SETTINGS, which are updated), or if search.json is corrupt.
     """
+    with _as_store_error():
+      run_state.check_and_record(self._path(_SETTINGS_FILE), settings,
+                                 FORMAT_VERSION, MUTABLE_SETTINGS, "a search")
+
+  def saved_settings(self) -> dict[str, Any]:
+    """The settings search.json holds ({} before the first run)."""
     path = self._path(_SETTINGS_FILE)
-    settings = json.loads(json.dumps(settings))  # as it reads back
-    if os.path.exists(path):
-      saved = _read_json(path)
-      if saved.get("format_version") != FORMAT_VERSION:
-        raise StoreError(f"{path} has format version "
-                         f"{saved.get('format_version')!r}; this pnas_tf "
-                         f"reads {FORMAT_VERSION}")
-      old = saved.get("settings", {})
-      differences = [
-          f"--{key}={old.get(key)!r} before, {settings.get(key)!r} now"
-          for key in sorted(set(old) | set(settings))
-          if key not in MUTABLE_SETTINGS and old.get(key) != settings.get(key)]
-      if differences:
-        raise StoreError(
-            f"{self.directory} holds a search with other settings: "
-            f"{'; '.join(differences)}. Rerun with the old values or use "
-            "another --output_dir")
-    files.write_json_atomically(
-        path, {"format_version": FORMAT_VERSION, "settings": settings})
+    if not os.path.exists(path):
+      return {}
+    saved = _read_json(path)
+    return saved.get("settings", {}) if isinstance(saved, dict) else {}
 
   def records(self) -> dict[search_space.Cell, ChildRecord]:
     """Every finished child so far, by canonical cell, in finishing order."""
@@ -201,10 +182,14 @@ class SearchStore:
     return self._path(_PREDICTOR, f"round_{b}")
 
 
-def _read_json(path: str) -> Any:
+@contextlib.contextmanager
+def _as_store_error() -> Iterator[None]:
   try:
-    with open(path) as stream:
-      return json.load(stream)
-  except (OSError, ValueError) as error:
-    raise StoreError(f"{path} is unreadable or corrupt ({error}); it was "
-                     "left as it is") from None
+    yield
+  except run_state.RunStateError as error:
+    raise StoreError(str(error)) from None
+
+
+def _read_json(path: str) -> Any:
+  with _as_store_error():
+    return run_state.read_json(path)

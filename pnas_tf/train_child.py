@@ -46,8 +46,9 @@ SAVED_MODEL_DIR = "saved_model"
 def define_flags() -> None:
   """The shared child flags, plus --cell."""
   child_flags.define_flags()
-  flags.DEFINE_string("cell", None,
-                      "The cell: 'op:input+op:input,...' or PNASNet-5.")
+  if "cell" not in flags.FLAGS:  # Another binary in this process has it.
+    flags.DEFINE_string("cell", None,
+                        "The cell: 'op:input+op:input,...' or PNASNet-5.")
 
 
 def main(argv):

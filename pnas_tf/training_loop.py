@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 from absl import logging
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pnas_tf import files
@@ -81,7 +82,10 @@ class EpochRecord(keras.callbacks.Callback):
   """Commits every finished epoch: its metrics, and optionally its weights.
 
   An epoch's weights (model and optimizer) are written to a temporary file
-  and renamed to backup/epoch-<n>.weights.h5; then epochs.json, rewritten
+  and renamed to backup/epoch-<n>.weights.h5, the states of its random
+  generators (drop-path and dropout masks; Keras does not save them with the
+  weights) likewise to backup/epoch-<n>.rng.npz, so a resumed run draws the
+  masks an uninterrupted one would; then epochs.json, rewritten
   atomically, commits the epoch. A crash at any point leaves the last
   committed epoch loadable: resume() picks it up, and a weights file written
   after it is ignored. Keras' BackupAndRestore writes in place and would not
@@ -98,6 +102,9 @@ class EpochRecord(keras.callbacks.Callback):
   def _weights_path(self, epochs_done: int) -> str:
     return os.path.join(self.backup_dir, f"epoch-{epochs_done}.weights.h5")
 
+  def _rng_path(self, epochs_done: int) -> str:
+    return os.path.join(self.backup_dir, f"epoch-{epochs_done}.rng.npz")
+
   def resume(self, model: keras.Model) -> int:
     """Restores the last committed epoch, if any; returns epochs done."""
     if not (self.keep_weights and os.path.exists(self.log_path)):
@@ -109,6 +116,11 @@ class EpochRecord(keras.callbacks.Callback):
       return 0
     model.optimizer.build(model.trainable_variables)
     model.load_weights(weights)
+    rng_path = self._rng_path(len(committed))
+    if os.path.exists(rng_path):
+      with np.load(rng_path) as saved:
+        for index, variable in enumerate(_rng_states(model)):
+          variable.assign(saved[f"state_{index}"])
     self.epochs = committed
     logging.info("Resuming after epoch %d from %s", len(committed), weights)
     return len(committed)
@@ -119,13 +131,19 @@ class EpochRecord(keras.callbacks.Callback):
                         for key, value in (logs or {}).items()})
     if self.keep_weights:
       os.makedirs(self.backup_dir, exist_ok=True)
+      partial = os.path.join(self.backup_dir, "partial.rng.npz")
+      np.savez(partial, **{f"state_{index}": keras.ops.convert_to_numpy(v)
+                           for index, v in enumerate(_rng_states(self.model))})
+      os.replace(partial, self._rng_path(epoch + 1))
       partial = os.path.join(self.backup_dir, "partial.weights.h5")
       self.model.save_weights(partial, overwrite=True)
       os.replace(partial, self._weights_path(epoch + 1))
     files.write_json_atomically(self.log_path, self.epochs)
     if self.keep_weights:
+      keep = {os.path.basename(self._weights_path(epoch + 1)),
+              os.path.basename(self._rng_path(epoch + 1))}
       for name in os.listdir(self.backup_dir):
-        if name != os.path.basename(self._weights_path(epoch + 1)):
+        if name not in keep:
           os.remove(os.path.join(self.backup_dir, name))
 
   def discard_backup(self) -> None:
@@ -135,6 +153,12 @@ class EpochRecord(keras.callbacks.Callback):
     keys = {key for epoch in self.epochs for key in epoch}
     return {key: [math.nan if epoch.get(key) is None else epoch[key]
                   for epoch in self.epochs] for key in keys}
+
+
+def _rng_states(model: keras.Model) -> list:
+  """The model's random-generator state variables, in a fixed order."""
+  return [variable for variable in model.variables
+          if variable.path.endswith("seed_generator_state")]
 
 
 def _finite_or_none(value) -> float | None:

@@ -137,8 +137,8 @@ class ChildTrainerTest(tf.test.TestCase):
                                        callbacks=[StopAfterEpoch(1)])
     with open(os.path.join(self.output_dir, child_trainer.EPOCH_LOG)) as f:
       self.assertLen(json.load(f), 2)
-    self.assertEqual(os.listdir(os.path.join(self.output_dir, "backup")),
-                     ["epoch-2.weights.h5"])
+    self.assertCountEqual(os.listdir(os.path.join(self.output_dir, "backup")),
+                          ["epoch-2.weights.h5", "epoch-2.rng.npz"])
 
     seen = []
     record = keras.callbacks.LambdaCallback(

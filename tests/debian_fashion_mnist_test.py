@@ -4,6 +4,7 @@ Needs the Debian package dataset-fashion-mnist (.ci/run installs it): real
 data, read through tfds, with no network.
 """
 
+import dataclasses
 import gzip
 import os
 import shutil
@@ -75,6 +76,30 @@ class DebianFashionMnistTest(absltest.TestCase):
                       data.info.num_validation_examples), (512, 5000))
     self.assertEqual(sum(int(labels.shape[0]) for _, labels in data.train()),
                      512)
+
+  def test_final_data_is_the_train_split_and_the_real_test_split(self):
+    config = train_config.DataConfig(dataset="fashion_mnist",
+                                     data_dir=self.data_dir, download=False,
+                                     num_train_examples=256, batch_size=500)
+    data = datasets.load_final_data(config)
+    self.assertEqual((data.info.train_split, data.info.validation_split),
+                     ("train[:256]", "test"))
+    self.assertEqual((data.num_train_examples,
+                      data.info.num_validation_examples), (256, 10000))
+    self.assertEqual(sum(int(labels.shape[0]) for _, labels in data.test),
+                     10000)
+    whole = datasets.load_final_data(dataclasses.replace(
+        config, num_train_examples=0))
+    self.assertEqual(whole.num_train_examples, 60000)
+
+  def test_final_data_refuses_a_split_the_dataset_lacks(self):
+    config = train_config.DataConfig(dataset="fashion_mnist",
+                                     data_dir=self.data_dir, download=False)
+    with self.assertRaisesRegex(
+        datasets.DatasetUnavailableError,
+        "has no split 'validation' \\(it has test, train\\): choose one "
+        "with --test_split"):
+      datasets.load_final_data(config, test_split="validation")
 
   def test_rejects_a_file_of_the_wrong_kind(self):
     with tempfile.TemporaryDirectory() as directory:

@@ -133,6 +133,13 @@ class ExportTest(tf.test.TestCase):
         .structured_input_signature[1][export.BYTES_INPUT]
     self.assertEqual((spec.dtype, spec.shape.as_list()), (tf.string, [None]))
 
+  def test_an_existing_version_is_never_replaced(self):
+    before = sorted(os.listdir(self.path))
+    with self.assertRaisesRegex(FileExistsError, "never replace"):
+      export.export_classifier(self.model, (28, 28, 1), self.path)
+    self.assertEqual(sorted(os.listdir(self.path)), before)
+    self.assertFalse(os.path.exists(self.path + ".partial"))
+
   def test_wrong_number_of_class_names_is_refused(self):
     with self.assertRaisesRegex(ValueError, "2 class names for 7 classes"):
       export.export_classifier(self.model, (28, 28, 1),

@@ -64,7 +64,7 @@ class LockTest(absltest.TestCase):
     try:
       self.assertTrue(ready.wait(60))
       with self.assertRaisesRegex(search_store.StoreError,
-                                  "another search is running in"):
+                                  "a search is already running in"):
         with search_store.SearchStore(directory).locked():
           pass
     finally:

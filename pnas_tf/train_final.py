@@ -1,0 +1,184 @@
+r"""Final training: a found cell on the whole training split, tested, exported.
+
+--cell takes a cell string, PNASNet-5, or a search's output directory (its
+best cell of the search's B blocks, the one it exported as pnas_1). Trains
+the preset's network (default cifar_final: N = 3, F = 48, auxiliary head,
+ScheduledDropPath) on the whole train split (or its first
+--num_train_examples), then evaluates it once on --test_split. Every epoch
+is committed, so rerunning the same command after a crash continues from the
+last finished epoch; other settings on the same --output_dir are refused.
+--validation_size is not used here.
+
+Writes into --output_dir: run.json (the settings), epochs.json and backup/
+while training, tensorboard/ (training curves, HParams, test/accuracy),
+final.weights.h5 and result.json (test accuracy, parameters, timing); and
+the SavedModel to <export_dir>/<model_name>/<version>/ (TensorFlow Serving's
+layout; see export.py for its two signatures). Exit status 0 when trained,
+1 for a failed training (NaN loss, out of memory), 2 for bad flags.
+
+Example:
+  python -m pnas_tf.train_final --cell=PNASNet-5 \
+      --flagfile=flags/cifar10_final.cfg
+  python -m pnas_tf.train_final --cell=/tmp/pnas_proxy \
+      --flagfile=flags/fashion_mnist_final.cfg --output_dir=/tmp/final_found
+  bazel run //pnas_tf:train_final -- --cell=PNASNet-5 \
+      --flagfile=flags/fashion_mnist_final.cfg
+"""
+
+import dataclasses
+import json
+import os
+import sys
+
+# Hides TensorFlow's C++ INFO logs (see train_child.py).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+# pylint: disable=g-import-not-at-top
+from absl import app
+from absl import flags
+
+from pnas_tf import child_flags
+from pnas_tf import cli
+from pnas_tf import controller
+from pnas_tf import files
+from pnas_tf import run_state
+from pnas_tf import search_space
+from pnas_tf import search_store
+# pylint: enable=g-import-not-at-top
+
+RESULT_FILE = "result.json"
+SETTINGS_FILE = "run.json"
+FORMAT_VERSION = 1
+
+
+def define_flags() -> None:
+  """The shared training flags (preset cifar_final), plus final training's.
+
+  A flag another binary defined already in this process (tests load
+  several) is kept as it is.
+  """
+  child_flags.define_flags(preset="cifar_final")
+  own = (
+      (flags.DEFINE_string, "cell", None,
+       "A cell string, PNASNet-5, or a search's output directory (its best "
+       "cell of B blocks)."),
+      (flags.DEFINE_string, "test_split", "test",
+       "The tfds split tested once at the end (imagenet2012: validation)."),
+      (flags.DEFINE_float, "drop_path_keep_prob", None,
+       "ScheduledDropPath keep probability at the last cell (default: the "
+       "preset's; 1 turns it off)."),
+      (flags.DEFINE_string, "export_dir", None,
+       "Where the SavedModel goes (default: <output_dir>/export)."),
+      (flags.DEFINE_string, "model_name", "pnas",
+       "The model's name under --export_dir, as TensorFlow Serving will "
+       "know it."),
+  )
+  for define, name, default, help_text in own:
+    if name not in flags.FLAGS:
+      define(name, default, help_text)
+
+
+def cell_from_flag(text: str) -> search_space.Cell:
+  """The cell --cell names (see the module docstring).
+
+  Raises:
+    cli.UsageError: a malformed cell, or a search directory without a
+      trained cell of its B blocks.
+  """
+  if os.path.isdir(text):
+    store = search_store.SearchStore(text)
+    try:
+      max_blocks = store.saved_settings().get("max_blocks")
+      records = store.records()
+    except search_store.StoreError as error:
+      raise cli.UsageError(f"--cell: {error}") from None
+    if max_blocks is None:
+      raise cli.UsageError(f"--cell: {text} is a directory but not a search's "
+                           "output directory (it has no search.json)")
+    best = next((record for record in controller.ranking(records)
+                 if record.ok and record.num_blocks == max_blocks), None)
+    if best is None:
+      raise cli.UsageError(f"--cell: the search in {text} has no trained "
+                           f"{max_blocks}-block cell yet")
+    return search_space.Cell.parse(best.cell)
+  try:
+    return search_space.Cell.parse(text)
+  except ValueError as error:
+    raise cli.UsageError(f"--cell: {error}") from None
+
+
+def _settings_record(cell, settings, values) -> dict:
+  """The settings the result depends on (checked when a run resumes)."""
+  record = {name: values[name].value for name in (
+      "dataset", "num_train_examples", "test_split", "batch_size",
+      "random_flip", "epochs", "learning_rate", "momentum",
+      "gradient_clip_norm", "aux_head_weight", "preset", "seed",
+      "mixed_precision")}
+  record.update(settings.network_overrides, cell=str(cell))
+  return record
+
+
+def main(argv):
+  """Trains, tests and exports; returns the exit status."""
+  if len(argv) > 1:
+    raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  values = flags.FLAGS
+  if not values.cell:
+    raise cli.UsageError("--cell is required")
+  cell = cell_from_flag(values.cell)
+  settings = child_flags.settings_from_flags(values)
+  if values.drop_path_keep_prob is not None:
+    settings = child_flags.with_network_overrides(
+        settings, drop_path_keep_prob=values.drop_path_keep_prob)
+  if not values.model_name or os.sep in values.model_name:
+    raise cli.UsageError(f"--model_name must be a plain name, got "
+                         f"{values.model_name!r}")
+  output_dir = settings.output_dir
+  if os.path.exists(os.path.join(output_dir, RESULT_FILE)):
+    raise cli.UsageError(
+        f"--output_dir {output_dir} holds a finished final training "
+        f"({RESULT_FILE}); choose another directory")
+
+  # TensorFlow loads only once the flags are known to be good.
+  from pnas_tf import datasets
+  from pnas_tf import export
+  from pnas_tf import final_trainer
+  try:
+    data = datasets.load_final_data(settings.data, values.test_split)
+  except datasets.DatasetUnavailableError as error:
+    raise cli.UsageError(f"--dataset: {error}") from None
+  net = child_flags.network_for(settings, data.info.num_classes,
+                                data.info.image_shape)
+  model_dir = os.path.join(values.export_dir
+                           or os.path.join(output_dir, "export"),
+                           values.model_name)
+  try:
+    with run_state.exclusive_directory(output_dir, "a final training"):
+      run_state.check_and_record(
+          os.path.join(output_dir, SETTINGS_FILE),
+          _settings_record(cell, settings, values), FORMAT_VERSION,
+          what="a final training")
+      export_path = export.next_version_directory(model_dir)
+      result = final_trainer.train_final(cell, net, data, settings.train,
+                                         output_dir, export_path=export_path)
+      record = {
+          "result": result.to_json(),
+          "export": export_path if result.status == "ok" else None,
+          "dataset": dataclasses.asdict(data.info),
+          "network": dataclasses.asdict(net),
+          "training": dataclasses.asdict(settings.train),
+          "data": dataclasses.asdict(settings.data),
+      }
+      files.write_json_atomically(os.path.join(output_dir, RESULT_FILE),
+                                  record)
+  except run_state.RunStateError as error:
+    raise cli.UsageError(str(error)) from None
+  json.dump(record, sys.stdout, indent=2)
+  sys.stdout.write("\n")
+  return 0 if result.status == final_trainer.STATUS_OK else 1
+
+
+if __name__ == "__main__":
+  cli.enter_build_working_directory()
+  define_flags()
+  app.run(cli.checked(main), flags_parser=cli.parse_flags)

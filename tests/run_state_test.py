@@ -1,0 +1,91 @@
+"""Tests for pnas_tf.run_state: one owner per directory, settings kept."""
+
+import json
+import multiprocessing
+import os
+
+from absl.testing import absltest
+
+from pnas_tf import run_state
+
+
+def _hold_lock(directory, ready, release):
+  with run_state.exclusive_directory(directory, "a final training"):
+    ready.set()
+    release.wait(60)
+
+
+class SettingsTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.path = os.path.join(self.create_tempdir().full_path, "run.json")
+
+  def test_first_run_records_and_the_same_settings_pass(self):
+    run_state.check_and_record(self.path, {"epochs": 5, "cell": "x"}, 1)
+    with open(self.path) as stream:
+      self.assertEqual(json.load(stream), {
+          "format_version": 1, "settings": {"cell": "x", "epochs": 5}})
+    run_state.check_and_record(self.path, {"cell": "x", "epochs": 5}, 1)
+
+  def test_differences_are_all_listed_and_the_file_is_kept(self):
+    run_state.check_and_record(self.path, {"epochs": 5, "seed": 0, "a": 1}, 1)
+    with open(self.path) as stream:
+      before = stream.read()
+    with self.assertRaisesRegex(
+        run_state.RunStateError,
+        r"holds a final training with other settings: --a=1 before, None "
+        r"now; --epochs=5 before, 6 now\. Rerun"):
+      run_state.check_and_record(self.path, {"epochs": 6, "seed": 0}, 1,
+                                 what="a final training")
+    with open(self.path) as stream:
+      self.assertEqual(stream.read(), before)
+
+  def test_mutable_settings_may_change_and_are_updated(self):
+    run_state.check_and_record(self.path, {"max_blocks": 3, "seed": 0}, 1)
+    run_state.check_and_record(self.path, {"max_blocks": 5, "seed": 0}, 1,
+                               mutable={"max_blocks"})
+    with open(self.path) as stream:
+      self.assertEqual(json.load(stream)["settings"]["max_blocks"], 5)
+
+  def test_corrupt_or_other_version_files_are_reported_and_kept(self):
+    with open(self.path, "w") as stream:
+      stream.write("{not json")
+    with self.assertRaisesRegex(run_state.RunStateError,
+                                "run.json is unreadable or corrupt"):
+      run_state.check_and_record(self.path, {"epochs": 5}, 1)
+    with open(self.path, "w") as stream:
+      json.dump({"format_version": 7, "settings": {}}, stream)
+    with self.assertRaisesRegex(run_state.RunStateError,
+                                "format version 7; this pnas_tf reads 1"):
+      run_state.check_and_record(self.path, {"epochs": 5}, 1)
+    with open(self.path) as stream:
+      self.assertEqual(json.load(stream)["format_version"], 7)
+
+
+class LockTest(absltest.TestCase):
+
+  def test_a_second_owner_is_refused_until_the_first_is_gone(self):
+    directory = self.create_tempdir().full_path
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_lock,
+                             args=(directory, ready, release))
+    holder.start()
+    try:
+      self.assertTrue(ready.wait(60))
+      with self.assertRaisesRegex(
+          run_state.RunStateError,
+          "a final training is already running in .*choose another "
+          "--output_dir"):
+        with run_state.exclusive_directory(directory, "a final training"):
+          pass
+    finally:
+      release.set()
+      holder.join(30)
+    with run_state.exclusive_directory(directory, "a final training"):
+      pass
+
+
+if __name__ == "__main__":
+  absltest.main()
