@@ -15,18 +15,22 @@ Example:
 """
 
 import dataclasses
+import functools
+import os
 
 from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from pnas_tf import debian_fashion_mnist
+from pnas_tf import preprocessing
 from pnas_tf import train_config
 
-_PAD = 4
 # Examples are shuffled within blocks of this many (one block holds all of
 # CIFAR-10's training split), in memory as one batch while an epoch starts.
 _SHUFFLE_BLOCK = 50_000
+# Images of varying size are shuffled through a buffer of this many instead.
+_SHUFFLE_BUFFER = 10_000
 
 
 class DatasetUnavailableError(ValueError):
@@ -129,7 +133,7 @@ def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
   hint = (" or install Debian's dataset-fashion-mnist package"
           if config.dataset == "fashion_mnist" else "")
   if not config.download:
-    raise DatasetUnavailableError(
+    raise _manual_download_error(builder) or DatasetUnavailableError(
         f"dataset {config.dataset!r} is not prepared in "
         f"{builder.data_dir_root} and downloads are off: run once with "
         f"internet and --download{hint}")
@@ -139,11 +143,23 @@ def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
   except Exception as error:  # pylint: disable=broad-except
     text = str(error).strip()
     first_line = text.splitlines()[0] if text else type(error).__name__
-    raise DatasetUnavailableError(
+    raise _manual_download_error(builder) or DatasetUnavailableError(
         f"dataset {config.dataset!r} needs a download on first use and it "
         f"failed ({first_line[:200]}): run once with internet access, or copy "
         f"a prepared {builder.data_dir_root} here{hint}") from None
   return builder
+
+
+def _manual_download_error(builder) -> DatasetUnavailableError | None:
+  """What to do for a dataset tfds cannot download itself (ImageNet)."""
+  manual = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
+  if not manual:
+    return None
+  manual_dir = os.path.join(builder.data_dir_root, "downloads", "manual")
+  return DatasetUnavailableError(
+      f"dataset {builder.name!r} needs a manual download that tfds cannot "
+      f"do: {' '.join(manual.split())} Put the files in {manual_dir} and "
+      "rerun (tfds then prepares it once)")
 
 
 def _check_image_classification(builder: tfds.core.DatasetBuilder) -> None:
@@ -156,11 +172,6 @@ def _check_image_classification(builder: tfds.core.DatasetBuilder) -> None:
         f"dataset {builder.name!r} is not an image-classification dataset "
         "(it needs supervised keys (image, label) with an Image and a "
         "ClassLabel feature)")
-  shape = features[keys[0]].shape
-  if None in shape:
-    raise DatasetUnavailableError(
-        f"dataset {builder.name!r} has images of varying size {shape}; "
-        "pnas_tf needs a fixed image shape")
 
 
 def split_names(config: train_config.DataConfig,
@@ -227,34 +238,24 @@ def dataset_info(builder: tfds.core.DatasetBuilder,
   def size(split):
     return splits[split].num_examples if train_size is not None else None
 
+  image_shape = tuple(features[image_key].shape)
+  if config.image_size:
+    image_shape = (config.image_size, config.image_size, image_shape[-1])
+  elif None in image_shape:
+    raise DatasetUnavailableError(
+        f"dataset {config.dataset!r} has images of varying size "
+        f"{image_shape}: they need resizing to the network's size, which "
+        "the ImageNet presets do (--preset=imagenet_mobile or "
+        "imagenet_large)")
   return DatasetInfo(
       name=config.dataset,
       num_classes=features[label_key].num_classes,
-      image_shape=tuple(features[image_key].shape),
+      image_shape=image_shape,
       class_names=tuple(features[label_key].names),
       train_split=train_split,
       validation_split=validation_split,
       num_train_examples=size(train_split),
       num_validation_examples=size(validation_split))
-
-
-def standardize(images: tf.Tensor) -> tf.Tensor:
-  """Per-image standardization (the paper's "whitening"), uint8 -> float32."""
-  return tf.image.per_image_standardization(tf.cast(images, tf.float32))
-
-
-def _augment(image, label, seed, random_flip: bool):
-  """Standardize, pad by 4, crop back at random, flip at random."""
-  image = standardize(image)
-  height, width, channels = image.shape
-  image = tf.pad(image, [[_PAD, _PAD], [_PAD, _PAD], [0, 0]])
-  crop_seed, flip_seed = tf.unstack(
-      tf.random.experimental.stateless_split(seed, num=2))
-  image = tf.image.stateless_random_crop(
-      image, (height, width, channels), seed=crop_seed)
-  if random_flip:
-    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-  return image, label
 
 
 def _read(builder, split: str) -> tf.data.Dataset:
@@ -294,28 +295,67 @@ def training_dataset(examples: tf.data.Dataset,
 
   def augment(index, example, epoch_seed):
     example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
-    return _augment(*example, example_seed, config.random_flip)
+    if config.image_size:
+      return preprocessing.random_crop_resize_flip(
+          *example, example_seed, config.image_size, config.random_flip)
+    return preprocessing.pad_crop_flip(*example, example_seed,
+                                       config.random_flip)
+
+  fixed_shape = examples.element_spec[0].shape.is_fully_defined()
 
   def one_epoch(epoch):
     # Stateless throughout: the same (seed, epoch) gives the same batches,
     # whatever TensorFlow's global seed or how often this was iterated.
     epoch_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
-    shuffled = examples.batch(_SHUFFLE_BLOCK).enumerate().map(
-        lambda index, block: shuffle_block(index, block, epoch_seed)).unbatch()
+    if fixed_shape:
+      shuffled = examples.batch(_SHUFFLE_BLOCK).enumerate().map(
+          lambda index, block: shuffle_block(index, block, epoch_seed)
+      ).unbatch()
+    else:
+      # Images of varying size (ImageNet) do not batch before resizing: a
+      # shuffle buffer, seeded by (seed, epoch) through a Python int (it
+      # takes no tensor seed inside a tf.function).
+      shuffled = examples.shuffle(
+          _SHUFFLE_BUFFER, seed=(config.seed * 1_000_003 + epoch) % 2**31,
+          reshuffle_each_iteration=False)
     augmented = shuffled.enumerate().map(
         lambda index, example: augment(index, example, epoch_seed),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return augmented.batch(config.batch_size)
 
-  epochs = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs)
-  return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+  if fixed_shape:
+    epochs = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs)
+    return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+  epochs = [one_epoch(epoch)
+            for epoch in range(first_epoch, first_epoch + num_epochs)]
+  return functools.reduce(tf.data.Dataset.concatenate,
+                          epochs).prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_dataset(builder, split: str, batch_size: int) -> tf.data.Dataset:
-  """Standardized, batched examples in a fixed order."""
-  dataset = _read(builder, split).cache()
-  dataset = dataset.map(lambda image, label: (standardize(image), label),
-                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+def _decoded(builder, split: str) -> tf.data.Dataset:
+  """The split's (image, label) pairs; kept in memory when images are small.
+
+  Images of one fixed shape (CIFAR-10, Fashion-MNIST) are cached decoded on
+  first use; images of varying size (ImageNet) are read from disk each time.
+  """
+  dataset = _read(builder, split)
+  if dataset.element_spec[0].shape.is_fully_defined():
+    dataset = dataset.cache()
+  return dataset
+
+
+def evaluation_dataset(builder, split: str, batch_size: int,
+                       image_size: int = 0) -> tf.data.Dataset:
+  """Standardized (central-cropped and resized to image_size, if given),
+  batched examples in a fixed order."""
+  if image_size:
+    def preprocess(image, label):
+      return preprocessing.central_crop_resize(image, image_size), label
+  else:
+    def preprocess(image, label):
+      return preprocessing.standardize(image), label
+  dataset = _decoded(builder, split).map(
+      preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -328,11 +368,11 @@ def load_search_data(config: train_config.DataConfig) -> SearchData:
   """
   builder = get_builder(config)
   info = dataset_info(builder, config)
-  examples = _read(builder, info.train_split).cache()
+  examples = _decoded(builder, info.train_split)
   return SearchData(
       config=config, info=info, train_examples=examples,
       validation=evaluation_dataset(builder, info.validation_split,
-                                    config.batch_size),
+                                    config.batch_size, config.image_size),
       num_train_examples=_count(examples, info.num_train_examples))
 
 
@@ -362,8 +402,9 @@ def load_final_data(config: train_config.DataConfig,
   train_split = (f"train[:{config.num_train_examples}]"
                  if config.num_train_examples else "train")
   info = dataset_info(builder, config, (train_split, test_split))
-  examples = _read(builder, train_split).cache()
+  examples = _decoded(builder, train_split)
   return FinalData(
       config=config, info=info, train_examples=examples,
       num_train_examples=_count(examples, info.num_train_examples),
-      test=evaluation_dataset(builder, test_split, config.batch_size))
+      test=evaluation_dataset(builder, test_split, config.batch_size,
+                              config.image_size))

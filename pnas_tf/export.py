@@ -7,6 +7,8 @@ inside, so clients send what they have:
                    the network's S x S; C must be the training data's.
   serving_bytes    image_bytes: string (batch,), each an encoded JPEG, PNG,
                    GIF or BMP; decoded to C channels and resized to S x S.
+Networks trained with ImageNet-style preprocessing (central_crop=True) see
+the central 87.5% of each image, resized, as in their evaluation.
 Both return
   probabilities  float32 (batch, num_classes), softmax of the logits;
   classes        int32 (batch, k), the k most probable class ids, best first;
@@ -31,7 +33,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
-from pnas_tf import datasets
+from pnas_tf import preprocessing
 
 DEFAULT_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "serving_bytes"
@@ -53,8 +55,9 @@ class _ServingModule(tf.Module):
   """Holds the inference model and the two serving functions."""
 
   def __init__(self, model: keras.Model, image_shape: tuple[int, int, int],
-               class_names: Sequence[str], top_k: int):
+               class_names: Sequence[str], top_k: int, central_crop: bool):
     super().__init__()
+    self.central_crop = central_crop
     self.model = inference_model(model)
     self.image_size = tuple(model.inputs[0].shape[1:3])
     self.channels = image_shape[-1]
@@ -71,6 +74,10 @@ class _ServingModule(tf.Module):
   def _resized(self, images):
     """float32 images of the network's size; unchanged when already so."""
     images = tf.cast(images, tf.float32)
+    if self.central_crop:
+      return tf.image.resize(
+          tf.image.central_crop(images, preprocessing.CENTRAL_FRACTION),
+          self.image_size, antialias=True)
     same = tf.reduce_all(tf.equal(tf.shape(images)[1:3], self.image_size))
     return tf.cond(
         same, lambda: tf.ensure_shape(images, (None, *self.image_size, None)),
@@ -78,7 +85,7 @@ class _ServingModule(tf.Module):
 
   def _answer(self, images):
     images = tf.ensure_shape(images, (None, *self.image_size, self.channels))
-    logits = self.model(datasets.standardize(images), training=False)
+    logits = self.model(preprocessing.standardize(images), training=False)
     probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
     scores, classes = tf.math.top_k(probabilities, k=self.top_k)
     return {"probabilities": probabilities, "classes": classes,
@@ -92,6 +99,8 @@ class _ServingModule(tf.Module):
     def decode(encoded):
       image = tf.io.decode_image(encoded, channels=self.channels,
                                  expand_animations=False)
+      if self.central_crop:
+        image = tf.image.central_crop(image, preprocessing.CENTRAL_FRACTION)
       return tf.image.resize(tf.cast(image, tf.float32)[tf.newaxis],
                              self.image_size, antialias=True)[0]
     images = tf.map_fn(
@@ -103,7 +112,8 @@ class _ServingModule(tf.Module):
 
 def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
                       path: str, class_names: Sequence[str] = (),
-                      top_k: int = DEFAULT_TOP_K) -> str:
+                      top_k: int = DEFAULT_TOP_K,
+                      central_crop: bool = False) -> str:
   """Writes `model` as a SavedModel at `path` (see the module docstring).
 
   Args:
@@ -112,6 +122,8 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
     path: the SavedModel directory, e.g. <export_dir>/<name>/<version>.
     class_names: the names of the classes, in id order (default: the ids).
     top_k: how many classes the top-k outputs hold (at most num_classes).
+    central_crop: serve the central 87.5% of each image, as the network
+      was evaluated with ImageNet-style preprocessing (preprocessing.py).
 
   Returns:
     `path`.
@@ -131,7 +143,7 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
   if len(names) != num_classes:
     raise ValueError(f"{len(names)} class names for {num_classes} classes")
   module = _ServingModule(model, tuple(image_shape), names,
-                          min(top_k, num_classes))
+                          min(top_k, num_classes), central_crop)
   partial = path.rstrip("/") + ".partial"
   shutil.rmtree(partial, ignore_errors=True)  # Left by a crash.
   tf.saved_model.save(module, partial,

@@ -159,8 +159,10 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
       training_loop.save_weights_atomically(
           model, os.path.join(output_dir, WEIGHTS_FILE))
       if export_path:
-        export.export_classifier(model, data.info.image_shape, export_path,
-                                 class_names=data.info.class_names)
+        export.export_classifier(
+            model, data.info.image_shape, export_path,
+            class_names=data.info.class_names,
+            central_crop=bool(data.config.image_size))
       outcome.record.discard_backup()
       accuracies = outcome.history.get(
           "accuracy", outcome.history.get("logits_accuracy", [math.nan]))

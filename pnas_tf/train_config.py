@@ -30,6 +30,8 @@ class DataConfig:
     seed: shuffling and augmentation seed.
     random_flip: random horizontal flips during training.
     download: let tfds download a dataset that is not prepared yet.
+    image_size: resize images to S x S with ImageNet-style preprocessing
+      (preprocessing.py); 0 keeps the dataset's own, fixed size.
   """
   dataset: str = "cifar10"
   data_dir: str | None = None
@@ -39,6 +41,7 @@ class DataConfig:
   seed: int = 0
   random_flip: bool = True
   download: bool = True
+  image_size: int = 0
 
   def __post_init__(self):
     if not self.dataset:
@@ -55,6 +58,9 @@ class DataConfig:
           f"{self.num_train_examples}")
     if self.batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+    if self.image_size < 0:
+      raise ValueError(
+          f"image_size must be >= 0 (0: the dataset's), got {self.image_size}")
 
 
 

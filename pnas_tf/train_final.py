@@ -4,7 +4,9 @@ r"""Final training: a found cell on the whole training split, tested, exported.
 best cell of the search's B blocks, the one it exported as pnas_1). Trains
 the preset's network (default cifar_final: N = 3, F = 48, auxiliary head,
 ScheduledDropPath) on the whole train split (or its first
---num_train_examples), then evaluates it once on --test_split. Every epoch
+--num_train_examples), then evaluates it once on --test_split. The ImageNet
+presets resize images to their input size (random crops for training, the
+central crop for testing and serving; preprocessing.py). Every epoch
 is committed, so rerunning the same command after a crash continues from the
 last finished epoch; other settings on the same --output_dir are refused.
 --validation_size is not used here.
@@ -19,6 +21,8 @@ layout; see export.py for its two signatures). Exit status 0 when trained,
 Example:
   python -m pnas_tf.train_final --cell=PNASNet-5 \
       --flagfile=flags/cifar10_final.cfg
+  python -m pnas_tf.train_final --cell=PNASNet-5 \
+      --flagfile=flags/imagenet_mobile_final.cfg
   python -m pnas_tf.train_final --cell=/tmp/pnas_proxy \
       --flagfile=flags/fashion_mnist_final.cfg --output_dir=/tmp/final_found
   bazel run //pnas_tf:train_final -- --cell=PNASNet-5 \
@@ -41,6 +45,7 @@ from pnas_tf import child_flags
 from pnas_tf import cli
 from pnas_tf import controller
 from pnas_tf import files
+from pnas_tf import network_config
 from pnas_tf import run_state
 from pnas_tf import search_space
 from pnas_tf import search_store
@@ -133,6 +138,12 @@ def main(argv):
   if not values.model_name or os.sep in values.model_name:
     raise cli.UsageError(f"--model_name must be a plain name, got "
                          f"{values.model_name!r}")
+  net_shape = network_config.preset(settings.preset,
+                                    **settings.network_overrides)
+  if net_shape.skeleton == "imagenet":
+    # ImageNet-style preprocessing to the preset's input size.
+    settings = dataclasses.replace(settings, data=dataclasses.replace(
+        settings.data, image_size=net_shape.image_size))
   output_dir = settings.output_dir
   if os.path.exists(os.path.join(output_dir, RESULT_FILE)):
     raise cli.UsageError(

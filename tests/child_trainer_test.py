@@ -10,6 +10,7 @@ from tensorboard.backend.event_processing import event_accumulator
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from interruptions import StopAfterEpoch
 from pnas_tf import child_trainer
 from pnas_tf import datasets
 from pnas_tf import network_config
@@ -43,18 +44,6 @@ class RaiseInEpoch(keras.callbacks.Callback):
   def on_train_batch_end(self, batch, logs=None):
     if batch == 1:
       raise self.error
-
-
-class StopAfterEpoch(keras.callbacks.Callback):
-  """Simulates a crash once `epoch` (0-based) has finished and been saved."""
-
-  def __init__(self, epoch):
-    super().__init__()
-    self.epoch = epoch
-
-  def on_epoch_end(self, epoch, logs=None):
-    if epoch == self.epoch:
-      raise KeyboardInterrupt("simulated interruption")
 
 
 class ChildTrainerTest(tf.test.TestCase):

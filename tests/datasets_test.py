@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from pnas_tf import datasets
+from pnas_tf import preprocessing
 from pnas_tf import train_config
 
 DataConfig = train_config.DataConfig
@@ -65,7 +66,7 @@ class AugmentationTest(tf.test.TestCase):
     super().setUp()
     rng = np.random.RandomState(0)
     self.image = rng.randint(0, 256, (8, 8, 3)).astype(np.uint8)
-    standardized = datasets.standardize(self.image).numpy()
+    standardized = preprocessing.standardize(self.image).numpy()
     self.padded = np.pad(standardized, [(4, 4), (4, 4), (0, 0)])
 
   def windows(self):
@@ -79,7 +80,7 @@ class AugmentationTest(tf.test.TestCase):
   def augment_many(self, random_flip, count=60):
     found = []
     for index in range(count):
-      out, label = datasets._augment(  # pylint: disable=protected-access
+      out, label = preprocessing.pad_crop_flip(
           self.image, 3, tf.constant([index, 7], tf.int64), random_flip)
       self.assertEqual(label, 3)
       matches = [key for key, window in self.windows()
@@ -98,7 +99,7 @@ class AugmentationTest(tf.test.TestCase):
     self.assertEqual({flipped for _, _, flipped in found}, {False})
 
   def test_standardize_gives_zero_mean_unit_variance(self):
-    out = datasets.standardize(self.image).numpy()
+    out = preprocessing.standardize(self.image).numpy()
     self.assertAllClose(out.mean(), 0.0, atol=1e-5)
     self.assertAllClose(out.std(), 1.0, atol=1e-3)
     self.assertEqual(out.dtype, np.float32)
@@ -161,6 +162,43 @@ class MockDataTest(tf.test.TestCase):
       self.assertAllEqual(expected, actual)
 
 
+class VaryingSizeMockDataTest(tf.test.TestCase):
+  """ImageNet-style data: tfds' mock imagenet2012 has images of any size."""
+
+  def load(self, **overrides):
+    config = DataConfig(dataset="imagenet2012", batch_size=4, seed=3,
+                        **{"image_size": 40, **overrides})
+    with tfds.testing.mock_data(num_examples=8):
+      return datasets.load_final_data(config, test_split="validation")
+
+  def test_batches_are_resized_to_the_network_size(self):
+    data = self.load()
+    self.assertEqual(data.info.image_shape, (40, 40, 3))
+    self.assertEqual(data.info.num_classes, 1000)
+    images, labels = first_batch(data.train())
+    self.assertEqual(images.shape, (4, 40, 40, 3))
+    self.assertEqual(labels.shape, (4,))
+    test_images, _ = first_batch(data.test)
+    self.assertEqual(test_images.shape, (4, 40, 40, 3))
+
+  def test_epochs_are_seeded_and_resume_alike(self):
+    data = self.load()
+    whole = [images for images, _ in data.train(0, 2)]
+    again = [images for images, _ in self.load().train(0, 2)]
+    resumed = [images for images, _ in data.train(1, 1)]
+    for expected, actual in zip(whole, again, strict=True):
+      self.assertAllEqual(expected, actual)
+    for expected, actual in zip(whole[2:], resumed, strict=True):
+      self.assertAllEqual(expected, actual)
+    self.assertNotAllClose(np.concatenate(whole[:2]),
+                           np.concatenate(whole[2:]))
+
+  def test_varying_sizes_without_an_image_size_are_refused(self):
+    with self.assertRaisesRegex(datasets.DatasetUnavailableError,
+                                "varying size .* the ImageNet presets"):
+      self.load(image_size=0)
+
+
 class BuilderTest(parameterized.TestCase):
 
   def test_unknown_dataset(self):
@@ -181,6 +219,17 @@ class BuilderTest(parameterized.TestCase):
           "internet"):
         datasets.get_builder(DataConfig(dataset="cifar10", data_dir=data_dir,
                                         download=False))
+
+
+  def test_manual_download_datasets_say_where_the_files_go(self):
+    with tempfile.TemporaryDirectory() as data_dir:
+      with self.assertRaisesRegex(
+          datasets.DatasetUnavailableError,
+          r"'imagenet2012' needs a manual download that tfds cannot do: "
+          r"manual_dir should contain two files: ILSVRC2012_img_train.tar "
+          r".* Put the files in .*downloads/manual and rerun"):
+        datasets.get_builder(DataConfig(dataset="imagenet2012",
+                                        data_dir=data_dir))
 
 
 if __name__ == "__main__":

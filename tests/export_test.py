@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import datasets
 from pnas_tf import export
 from pnas_tf import network
 from pnas_tf import network_config
+from pnas_tf import preprocessing
 
 CELL = "sep3x3:0+avg3x3:1,identity:2+max3x3:0"
 NAMES = ("zero", "one", "two", "three", "four", "five", "six")
@@ -51,7 +51,7 @@ class ExportTest(tf.test.TestCase):
     super().tearDownClass()
 
   def keras_probabilities(self, images):
-    logits, _ = self.model(datasets.standardize(images), training=False)
+    logits, _ = self.model(preprocessing.standardize(images), training=False)
     return tf.nn.softmax(logits).numpy()
 
   def test_served_outputs_equal_the_keras_model_on_standardized_images(self):

@@ -5,12 +5,12 @@ import os
 
 from absl.testing import flagsaver
 from absl.testing import parameterized
-import keras
 import numpy as np
 from tensorboard.backend.event_processing import event_accumulator
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from interruptions import CountEpochs, StopAfterEpoch
 from pnas_tf import cli
 from pnas_tf import datasets
 from pnas_tf import export
@@ -34,28 +34,6 @@ def mock_final_data(batch_size=8):
   config = train_config.DataConfig(dataset="cifar10", batch_size=batch_size)
   with tfds.testing.mock_data(num_examples=24):
     return datasets.load_final_data(config)
-
-
-class CountEpochs(keras.callbacks.Callback):
-
-  def __init__(self):
-    super().__init__()
-    self.epochs = []
-
-  def on_epoch_begin(self, epoch, logs=None):
-    self.epochs.append(epoch)
-
-
-class StopAfterEpoch(keras.callbacks.Callback):
-  """Simulates a crash once epoch `epoch` (0-based) is committed."""
-
-  def __init__(self, epoch):
-    super().__init__()
-    self.epoch = epoch
-
-  def on_epoch_end(self, epoch, logs=None):
-    if epoch == self.epoch:
-      raise KeyboardInterrupt("simulated crash")
 
 
 class FinalTrainerTest(tf.test.TestCase):
@@ -147,6 +125,32 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
       self._main(cell="PNASNet-5")
     self.assertEqual(os.listdir(os.path.join(self.output_dir, "export",
                                              "pnas")), ["1"])
+
+  def test_imagenet_mobile_preset_on_mock_imagenet(self):
+    # The preset's skeleton and 224 px input, with N = 1 and F = 32. (TF
+    # 2.21's oneDNN kernels corrupt the heap training this skeleton at 224
+    # px when F // 4, the first stem cell's channels, is 6 or fewer.)
+    with flagsaver.flagsaver(dataset="imagenet2012", test_split="validation",
+                             preset="imagenet_mobile", filters=32,
+                             num_cells_per_stack=1, batch_size=4, epochs=1,
+                             cell="PNASNet-5", output_dir=self.output_dir,
+                             xla="off"):
+      with tfds.testing.mock_data(num_examples=8):
+        self.assertEqual(train_final.main(["train_final"]), 0)
+    with open(os.path.join(self.output_dir, "result.json")) as stream:
+      record = json.load(stream)
+    self.assertEqual(record["network"]["skeleton"], "imagenet")
+    self.assertEqual(record["network"]["image_size"], 224)
+    self.assertEqual(record["data"]["image_size"], 224)
+    self.assertEqual(record["network"]["num_classes"], 1000)
+    self.assertEqual(record["result"]["test_examples"], 8)
+    self.assertIsNotNone(record["result"]["test_top_k_accuracy"])
+    served = tf.saved_model.load(record["export"])
+    photo = np.random.RandomState(0).randint(0, 256, (300, 200, 3))
+    outputs = served.signatures[export.BYTES_SIGNATURE](image_bytes=tf.constant(
+        [tf.io.encode_jpeg(photo.astype(np.uint8)).numpy()]))
+    self.assertEqual(outputs["probabilities"].shape, (1, 1000))
+    self.assertEqual(outputs["classes"].shape, (1, 5))
 
   def test_best_cell_of_a_search_directory_is_trained(self):
     search_dir = self.create_tempdir().full_path
