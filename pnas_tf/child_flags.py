@@ -27,8 +27,8 @@ _DATA_DEFAULTS = train_config.DataConfig()
 _TRAIN_DEFAULTS = train_config.TrainConfig()
 
 
-def define_flags(preset: str = "cifar_search") -> None:
-  """Defines the shared flags; `preset` is the default network preset.
+def define_flags(preset: str = "cifar_search", verbose: int = 0) -> None:
+  """Defines the shared flags, with the binary's default preset and verbosity.
 
   Defining them again is a no-op, so tests can load two binaries.
   """
@@ -77,8 +77,9 @@ def define_flags(preset: str = "cifar_search") -> None:
                      "one: cifar_final, imagenet_*).")
   flags.DEFINE_integer("seed", _TRAIN_DEFAULTS.seed,
                        "Seed of weights, shuffling and augmentation.")
-  flags.DEFINE_integer("verbose", _TRAIN_DEFAULTS.verbose,
-                       "Keras fit verbosity: 0, 1 or 2.")
+  flags.DEFINE_integer("verbose", verbose,
+                       "Keras fit verbosity: 0 silent, 1 progress bar, 2 one "
+                       "line per epoch.")
   flags.DEFINE_string("output_dir", None, "Directory for everything written.")
 
 

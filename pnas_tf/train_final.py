@@ -57,12 +57,13 @@ FORMAT_VERSION = 1
 
 
 def define_flags() -> None:
-  """The shared training flags (preset cifar_final), plus final training's.
+  """The shared training flags (preset cifar_final, a line per epoch), plus
+  final training's.
 
   A flag another binary defined already in this process (tests load
   several) is kept as it is.
   """
-  child_flags.define_flags(preset="cifar_final")
+  child_flags.define_flags(preset="cifar_final", verbose=2)
   own = (
       (flags.DEFINE_string, "cell", None,
        "A cell string, PNASNet-5, or a search's output directory (its best "
