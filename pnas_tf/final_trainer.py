@@ -8,8 +8,9 @@ settings come in as configs; flags/cifar10_final.cfg holds them.
 
 Every epoch is committed (metrics and weights) so the same command resumes
 after a crash; the test split is evaluated once, at the end, by the served
-network (no auxiliary head, drop-path off). TensorBoard: the training curves
-as for children, the run in the HParams dashboard, and test/accuracy.
+network (no auxiliary head, drop-path off); a rerun after a crash that came
+after training evaluates again. TensorBoard: the training curves as for
+children, the run in the HParams dashboard, and test/accuracy.
 
 Example:
   data = datasets.load_final_data(train_config.DataConfig(dataset="cifar10"))
@@ -21,6 +22,7 @@ Example:
 import dataclasses
 import math
 import os
+import shutil
 import time
 from typing import Any, Sequence
 
@@ -129,8 +131,10 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
     data: the training split and the test split.
     config: how to train; checkpoints are kept whatever it says.
     output_dir: logs (tensorboard/), the epoch log and backup, and the
-      trained weights (final.weights.h5).
-    export_path: where the SavedModel goes (see export.py), if anywhere.
+      trained weights (final.weights.h5). The backup stays until the caller
+      has recorded the result (discard_backup).
+    export_path: where the SavedModel goes (see export.py), if anywhere;
+      kept as it is if it exists (a crashed rerun's).
     callbacks: more Keras callbacks, run after the trainer's own.
 
   Returns:
@@ -158,12 +162,13 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
       _write_summaries(log_dir, cell, net, data, config, test)
       training_loop.save_weights_atomically(
           model, os.path.join(output_dir, WEIGHTS_FILE))
-      if export_path:
+      # An export is renamed into place whole: one that exists is complete,
+      # left by this run before a crash.
+      if export_path and not os.path.exists(export_path):
         export.export_classifier(
             model, data.info.image_shape, export_path,
             class_names=data.info.class_names,
             central_crop=bool(data.config.image_size))
-      outcome.record.discard_backup()
       accuracies = outcome.history.get(
           "accuracy", outcome.history.get("logits_accuracy", [math.nan]))
       clock = outcome.clock
@@ -182,6 +187,12 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
     except tf.errors.ResourceExhaustedError as error:
       return _failed(cell, f"out of memory: {training_loop.first_line(error)}",
                      started, params, 0)
+
+
+def discard_backup(output_dir: str) -> None:
+  """Removes the epoch backup, once the run's result is safely recorded."""
+  shutil.rmtree(os.path.join(output_dir, training_loop.BACKUP_DIR),
+                ignore_errors=True)
 
 
 def _failed(cell, reason: str, started: float, params: int,

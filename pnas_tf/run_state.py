@@ -61,7 +61,13 @@ def read_json(path: str) -> Any:
 
 def differences(old: dict[str, Any], new: dict[str, Any],
                 mutable: Iterable[str] = ()) -> list[str]:
-  """'--key=old before, new now' for every key whose value changed."""
+  """'--key=old before, new now' for every key whose value changed.
+
+  Args:
+    old: the recorded settings.
+    new: this run's settings.
+    mutable: keys left out of the comparison.
+  """
   mutable = set(mutable)
   return [f"--{key}={old.get(key)!r} before, {new.get(key)!r} now"
           for key in sorted(set(old) | set(new))
@@ -90,7 +96,11 @@ def check_and_record(path: str, settings: dict[str, Any], version: int,
       found = saved.get("format_version") if isinstance(saved, dict) else None
       raise RunStateError(f"{path} has format version {found!r}; this "
                           f"pnas_tf reads {version}")
-    changed = differences(saved.get("settings", {}), settings, mutable)
+    old = saved.get("settings", {})
+    if not isinstance(old, dict):
+      raise RunStateError(f"{path} is corrupt (its settings are not a JSON "
+                          "object); it was left as it is")
+    changed = differences(old, settings, mutable)
     if changed:
       raise RunStateError(
           f"{os.path.dirname(path) or '.'} holds {what} with other settings: "

@@ -22,7 +22,6 @@ Example:
 import base64
 from typing import Any, Sequence
 
-import numpy as np
 import tensorflow as tf
 
 from pnas_tf import export
@@ -46,11 +45,21 @@ def _decode(value):
   return value
 
 
-def _to_json(value: np.ndarray):
-  if value.dtype.kind in ("S", "O"):
-    return [item.decode("utf-8") if isinstance(item, bytes) else item
-            for item in value.tolist()]
-  return value.tolist()
+def _to_json(value):
+  """A tensor row as JSON: numbers as numbers, strings as text (or, if not
+  UTF-8, as {"b64": ...}, as TensorFlow Serving writes binary strings)."""
+  return _text(value.tolist() if hasattr(value, "tolist") else value)
+
+
+def _text(value):
+  if isinstance(value, list):
+    return [_text(item) for item in value]
+  if isinstance(value, bytes):
+    try:
+      return value.decode("utf-8")
+    except UnicodeDecodeError:
+      return {"b64": base64.b64encode(value).decode("ascii")}
+  return value
 
 
 def predict(served, request: dict[str, Any]) -> dict[str, Any]:
@@ -90,8 +99,7 @@ def predict(served, request: dict[str, Any]) -> dict[str, Any]:
   arrays = {key: value.numpy() for key, value in outputs.items()}
   if len(arrays) == 1:
     (array,) = arrays.values()
-    return {"predictions": [_to_json(row) if row.ndim else row.item()
-                            for row in array]}
+    return {"predictions": [_to_json(row) for row in array]}
   return {"predictions": [
       {key: _to_json(array[row]) for key, array in sorted(arrays.items())}
       for row in range(len(values))]}

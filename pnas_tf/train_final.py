@@ -1,7 +1,8 @@
 r"""Final training: a found cell on the whole training split, tested, exported.
 
 --cell takes a cell string, PNASNet-5, or a search's output directory (its
-best cell of the search's B blocks, the one it exported as pnas_1). Trains
+best trained cell of the search's B blocks; for a finished search, the one it
+exported as pnas_1). Trains
 the preset's network (default cifar_final: N = 3, F = 48, auxiliary head,
 ScheduledDropPath) on the whole train split (or its first
 --num_train_examples), then evaluates it once on --test_split. The ImageNet
@@ -11,12 +12,14 @@ is committed, so rerunning the same command after a crash continues from the
 last finished epoch; other settings on the same --output_dir are refused.
 --validation_size is not used here.
 
-Writes into --output_dir: run.json (the settings), epochs.json and backup/
-while training, tensorboard/ (training curves, HParams, test/accuracy),
-final.weights.h5 and result.json (test accuracy, parameters, timing); and
+Writes into --output_dir: run.json (the settings) and export.json (the
+export's path) at the start, epochs.json and backup/ while training,
+tensorboard/ (training curves, HParams, test/accuracy), final.weights.h5 and
+result.json (test accuracy, parameters, timing), written last; and
 the SavedModel to <export_dir>/<model_name>/<version>/ (TensorFlow Serving's
 layout; see export.py for its two signatures). Exit status 0 when trained,
-1 for a failed training (NaN loss, out of memory), 2 for bad flags.
+1 for a failed training (NaN loss, out of memory: the backup is kept, so the
+same command continues), 2 for bad flags.
 
 Example:
   python -m pnas_tf.train_final --cell=PNASNet-5 \
@@ -53,6 +56,8 @@ from pnas_tf import search_store
 
 RESULT_FILE = "result.json"
 SETTINGS_FILE = "run.json"
+# Where this run exports to, chosen at its first start.
+EXPORT_FILE = "export.json"
 FORMAT_VERSION = 1
 
 
@@ -107,6 +112,8 @@ def cell_from_flag(text: str) -> search_space.Cell:
       raise cli.UsageError(f"--cell: the search in {text} has no trained "
                            f"{max_blocks}-block cell yet")
     return search_space.Cell.parse(best.cell)
+  if os.sep in text:
+    raise cli.UsageError(f"--cell: no such search directory {text}")
   try:
     return search_space.Cell.parse(text)
   except ValueError as error:
@@ -153,7 +160,6 @@ def main(argv):
 
   # TensorFlow loads only once the flags are known to be good.
   from pnas_tf import datasets
-  from pnas_tf import export
   from pnas_tf import final_trainer
   try:
     data = datasets.load_final_data(settings.data, values.test_split)
@@ -170,12 +176,17 @@ def main(argv):
           os.path.join(output_dir, SETTINGS_FILE),
           _settings_record(cell, settings, values), FORMAT_VERSION,
           what="a final training")
-      export_path = export.next_version_directory(model_dir)
+      export_path = _export_path(output_dir, model_dir)
       result = final_trainer.train_final(cell, net, data, settings.train,
                                          output_dir, export_path=export_path)
+      if result.status != final_trainer.STATUS_OK:
+        # No result.json: the epoch backup stays, and the same command
+        # continues from it once the cause (memory, say) is dealt with.
+        print(json.dumps(result.to_json(), indent=2))
+        return 1
       record = {
           "result": result.to_json(),
-          "export": export_path if result.status == "ok" else None,
+          "export": export_path,
           "dataset": dataclasses.asdict(data.info),
           "network": dataclasses.asdict(net),
           "training": dataclasses.asdict(settings.train),
@@ -183,11 +194,29 @@ def main(argv):
       }
       files.write_json_atomically(os.path.join(output_dir, RESULT_FILE),
                                   record)
+      final_trainer.discard_backup(output_dir)
   except run_state.RunStateError as error:
     raise cli.UsageError(str(error)) from None
   json.dump(record, sys.stdout, indent=2)
   sys.stdout.write("\n")
-  return 0 if result.status == final_trainer.STATUS_OK else 1
+  return 0
+
+
+def _export_path(output_dir: str, model_dir: str) -> str:
+  """The version directory this run exports to, fixed at its first start.
+
+  A rerun after a crash that came after the export reuses it (and finds it
+  complete) instead of exporting the same model again as a new version.
+  """
+  # pylint: disable=g-import-not-at-top
+  from pnas_tf import export
+  # pylint: enable=g-import-not-at-top
+  marker = os.path.join(output_dir, EXPORT_FILE)
+  if os.path.exists(marker):
+    return run_state.read_json(marker)["path"]
+  path = export.next_version_directory(model_dir)
+  files.write_json_atomically(marker, {"path": path})
+  return path
 
 
 if __name__ == "__main__":

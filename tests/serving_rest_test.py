@@ -75,6 +75,19 @@ class ServingRestTest(tf.test.TestCase):
     self.assertAllClose([p["probabilities"] for p in first],
                         [p["probabilities"] for p in second])
 
+  def test_a_single_output_signature_answers_plain_values(self):
+    module = tf.Module()
+    module.names = tf.function(
+        lambda x: {"name": tf.strings.as_string(x * 2)},
+        input_signature=[tf.TensorSpec((None,), tf.int32, name="x")])
+    path = os.path.join(self.directory, "single")
+    tf.saved_model.save(module, path,
+                        signatures={"serving_default": module.names})
+    response = serving_rest.predict(tf.saved_model.load(path),
+                                    {"instances": [1, 20]})
+    self.assertEqual(json.loads(json.dumps(response)),
+                     {"predictions": ["2", "40"]})
+
   def test_bad_requests_name_the_problem(self):
     with self.assertRaisesRegex(serving_rest.RequestError,
                                 "no signature 'classify'"):

@@ -2,6 +2,7 @@
 
 import json
 import os
+from unittest import mock
 
 from absl.testing import flagsaver
 from absl.testing import parameterized
@@ -14,6 +15,7 @@ from interruptions import CountEpochs, StopAfterEpoch
 from pnas_tf import cli
 from pnas_tf import datasets
 from pnas_tf import export
+from pnas_tf import files
 from pnas_tf import final_trainer
 from pnas_tf import network_config
 from pnas_tf import search_space
@@ -53,6 +55,9 @@ class FinalTrainerTest(tf.test.TestCase):
                        result.trainable_params)
     self.assertTrue(os.path.exists(
         os.path.join(output_dir, final_trainer.WEIGHTS_FILE)))
+    # The backup stays until the caller has recorded the result.
+    self.assertTrue(os.path.exists(os.path.join(output_dir, "backup")))
+    final_trainer.discard_backup(output_dir)
     self.assertFalse(os.path.exists(os.path.join(output_dir, "backup")))
     # The export answers as the test evaluation did: same accuracy.
     served = tf.saved_model.load(export_path)
@@ -152,6 +157,41 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(outputs["probabilities"].shape, (1, 1000))
     self.assertEqual(outputs["classes"].shape, (1, 5))
 
+  def test_a_crash_after_the_export_neither_retrains_nor_exports_again(self):
+    real_write = files.write_json_atomically
+
+    def crash_on_result(path, value):
+      if path.endswith(train_final.RESULT_FILE):
+        raise KeyboardInterrupt("simulated crash")
+      real_write(path, value)
+
+    with mock.patch.object(files, "write_json_atomically", crash_on_result):
+      with self.assertRaises(KeyboardInterrupt):
+        self._main(cell="PNASNet-5")
+    self.assertFalse(os.path.exists(os.path.join(self.output_dir,
+                                                 "result.json")))
+    counter = CountEpochs()
+    real_train = final_trainer.train_final
+
+    def train_counting(*args, **kwargs):
+      return real_train(*args, callbacks=[counter], **kwargs)
+
+    with mock.patch.object(final_trainer, "train_final", train_counting):
+      self.assertEqual(self._main(cell="PNASNet-5"), 0)
+    self.assertEqual(counter.epochs, [])  # All epochs were committed.
+    self.assertEqual(os.listdir(os.path.join(self.output_dir, "export",
+                                             "pnas")), ["1"])
+    self.assertFalse(os.path.exists(os.path.join(self.output_dir, "backup")))
+
+  def test_a_failed_training_keeps_its_backup_and_writes_no_result(self):
+    failed = final_trainer.FinalResult(cell="x", status="failed",
+                                       reason="out of memory: test")
+    with mock.patch.object(final_trainer, "train_final",
+                           return_value=failed):
+      self.assertEqual(self._main(cell="PNASNet-5"), 1)
+    self.assertFalse(os.path.exists(os.path.join(self.output_dir,
+                                                 "result.json")))
+
   def test_best_cell_of_a_search_directory_is_trained(self):
     search_dir = self.create_tempdir().full_path
     store = search_store.SearchStore(search_dir)
@@ -197,6 +237,9 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
   def test_a_directory_that_is_not_a_search_is_refused(self):
     with self.assertRaisesRegex(cli.UsageError, "not a search's output"):
       train_final.cell_from_flag(self.create_tempdir().full_path)
+    with self.assertRaisesRegex(cli.UsageError,
+                                "^--cell: no such search directory /tmp/x1$"):
+      train_final.cell_from_flag("/tmp/x1")
 
 
 if __name__ == "__main__":
