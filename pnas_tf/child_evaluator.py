@@ -81,8 +81,8 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
 
   Each goes to <export_dir>/pnas_<rank>/<version>/ as a SavedModel with
   export.py's signatures (uint8 images or encoded image bytes in, class
-  probabilities and the top classes out), with pnas_cell.json (cell, rank, metrics) beside the version directories. A
-  rank whose cell is already exported is left alone; one whose cell changed
+  probabilities and the top classes out), with pnas_cell.json (cell, rank,
+  metrics) beside the version directories. A rank whose cell is already exported is left alone; one whose cell changed
   (a search continued deeper) gets the next version, which TensorFlow
   Serving then serves.
 

@@ -19,6 +19,7 @@ Example:
 import dataclasses
 import math
 import os
+import shutil
 import time
 from typing import Any, Sequence
 
@@ -132,6 +133,9 @@ def train_and_evaluate(
                                     outcome.clock, data, started)
       if result.status == STATUS_OK:
         if export_dir:
+          # One left by a run that crashed before its caller recorded the
+          # result is this child's stale export: replaced.
+          shutil.rmtree(export_dir, ignore_errors=True)
           export.export_classifier(model, data.info.image_shape, export_dir,
                                     class_names=data.info.class_names)
         if weights_path:
@@ -144,7 +148,8 @@ def train_and_evaluate(
 
 
 def _result_from_history(cell, history: dict[str, list[float]], params: int,
-                         clock: training_loop.TrainingClock, data: datasets.SearchData,
+                         clock: training_loop.TrainingClock,
+                         data: datasets.SearchData,
                          started: float) -> ChildResult:
   losses = history.get("loss", [])
   # With an auxiliary head, Keras names the logits' metrics after the layer.

@@ -4,8 +4,12 @@ Any tfds dataset with an image and a class-label feature works: cifar10 (the
 paper's), fashion_mnist (offline from Debian's files when tfds' own data is not
 there), and others by name. The search holds out the last `validation_size`
 training examples for validation (PAPER.md: 5,000 of CIFAR-10's 50,000); the
-test split is only for final evaluation. Training examples are standardized
-per image, padded by 4, randomly cropped back and randomly flipped left-right.
+test split is only for final evaluation (load_final_data). Training examples
+are standardized per image, padded by 4, randomly cropped back and randomly
+flipped left-right; with DataConfig.image_size (the ImageNet presets), images
+of any size get ImageNet-style random crops resized to that size instead, and
+evaluation sees their central crop (preprocessing.py). Builders are found by
+dataset_builders.py.
 
 Example:
   data = load_search_data(
@@ -16,13 +20,11 @@ Example:
 
 import dataclasses
 import functools
-import os
 
-from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pnas_tf import debian_fashion_mnist
+from pnas_tf import dataset_builders
 from pnas_tf import preprocessing
 from pnas_tf import train_config
 
@@ -32,9 +34,9 @@ _SHUFFLE_BLOCK = 50_000
 # Images of varying size are shuffled through a buffer of this many instead.
 _SHUFFLE_BUFFER = 10_000
 
-
-class DatasetUnavailableError(ValueError):
-  """The dataset is unknown, unsuitable, or cannot be had without a download."""
+# Defined with the builders; most callers meet them here.
+DatasetUnavailableError = dataset_builders.DatasetUnavailableError
+get_builder = dataset_builders.get_builder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,77 +103,6 @@ class FinalData(TrainingData):
       test split) in a fixed order.
   """
   test: tf.data.Dataset
-
-
-def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
-  """The tfds builder to read `config.dataset` from, prepared.
-
-  Uses tfds' prepared data if present; for fashion_mnist otherwise Debian's
-  local files; otherwise downloads (if allowed).
-
-  Raises:
-    DatasetUnavailableError: unknown name, not an image-classification
-      dataset, or not obtainable here; the message says how to get it.
-  """
-  try:
-    builder = tfds.builder(config.dataset, data_dir=config.data_dir)
-  except tfds.core.DatasetNotFoundError:
-    raise DatasetUnavailableError(
-        f"unknown dataset {config.dataset!r}: not a tfds dataset name "
-        "(see tfds.list_builders())") from None
-  _check_image_classification(builder)
-  if builder.is_prepared():
-    return builder
-  if (config.dataset == "fashion_mnist"
-      and debian_fashion_mnist.files_present()):
-    offline = debian_fashion_mnist.DebianFashionMnist(data_dir=config.data_dir)
-    if not offline.is_prepared():
-      logging.info("Preparing fashion_mnist from %s (once).",
-                   debian_fashion_mnist.DEFAULT_DIRECTORY)
-      offline.download_and_prepare()
-    return offline
-  hint = (" or install Debian's dataset-fashion-mnist package"
-          if config.dataset == "fashion_mnist" else "")
-  if not config.download:
-    raise _manual_download_error(builder) or DatasetUnavailableError(
-        f"dataset {config.dataset!r} is not prepared in "
-        f"{builder.data_dir_root} and downloads are off: run once with "
-        f"internet and --download{hint}")
-  logging.info("Downloading and preparing %s (first use).", config.dataset)
-  try:
-    builder.download_and_prepare()
-  except Exception as error:  # pylint: disable=broad-except
-    text = str(error).strip()
-    first_line = text.splitlines()[0] if text else type(error).__name__
-    raise _manual_download_error(builder) or DatasetUnavailableError(
-        f"dataset {config.dataset!r} needs a download on first use and it "
-        f"failed ({first_line[:200]}): run once with internet access, or copy "
-        f"a prepared {builder.data_dir_root} here{hint}") from None
-  return builder
-
-
-def _manual_download_error(builder) -> DatasetUnavailableError | None:
-  """What to do for a dataset tfds cannot download itself (ImageNet)."""
-  manual = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
-  if not manual:
-    return None
-  manual_dir = os.path.join(builder.data_dir_root, "downloads", "manual")
-  return DatasetUnavailableError(
-      f"dataset {builder.name!r} needs a manual download that tfds cannot "
-      f"do: {' '.join(manual.split())} Put the files in {manual_dir} and "
-      "rerun (tfds then prepares it once)")
-
-
-def _check_image_classification(builder: tfds.core.DatasetBuilder) -> None:
-  features = builder.info.features
-  keys = builder.info.supervised_keys
-  if (not keys or len(keys) != 2
-      or not isinstance(features[keys[0]], tfds.features.Image)
-      or not isinstance(features[keys[1]], tfds.features.ClassLabel)):
-    raise DatasetUnavailableError(
-        f"dataset {builder.name!r} is not an image-classification dataset "
-        "(it needs supervised keys (image, label) with an Image and a "
-        "ClassLabel feature)")
 
 
 def split_names(config: train_config.DataConfig,
@@ -271,8 +202,11 @@ def training_dataset(examples: tf.data.Dataset,
 
   Epoch k is shuffled and augmented with seeds made from (config.seed, k)
   alone, so it is the same batches whether training started at epoch 0 or
-  resumed at k, and whichever child of a search trains on it. Examples are
-  shuffled within consecutive blocks of 50,000 (a whole CIFAR-10 split).
+  resumed at k, and whichever child of a search trains on it. Images of one
+  fixed shape are shuffled within consecutive blocks of 50,000 (a whole
+  CIFAR-10 split); images of varying size through a 10,000-example buffer,
+  seeded by (config.seed, k) and TensorFlow's global seed (which every run
+  sets from its seed).
 
   Args:
     examples: decoded (uint8 image, label) pairs, e.g. cached_examples().
@@ -304,8 +238,9 @@ def training_dataset(examples: tf.data.Dataset,
   fixed_shape = examples.element_spec[0].shape.is_fully_defined()
 
   def one_epoch(epoch):
-    # Stateless throughout: the same (seed, epoch) gives the same batches,
-    # whatever TensorFlow's global seed or how often this was iterated.
+    # Fixed-shape images: stateless throughout, so the same (seed, epoch)
+    # gives the same batches whatever TensorFlow's global seed or how often
+    # this was iterated.
     epoch_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
     if fixed_shape:
       shuffled = examples.batch(_SHUFFLE_BLOCK).enumerate().map(
@@ -383,6 +318,21 @@ def _count(examples: tf.data.Dataset, known: int | None) -> int:
   return int(examples.reduce(0, lambda count, _: count + 1))
 
 
+def require_labels(examples: tf.data.Dataset, dataset: str,
+                   split: str) -> None:
+  """Refuses a split whose first example has no label (tfds writes -1).
+
+  Raises:
+    DatasetUnavailableError: naming the split and the flag that picks it.
+  """
+  for _, label in examples.take(1):
+    if int(label) < 0:
+      raise DatasetUnavailableError(
+          f"split {split!r} of {dataset!r} has no labels (they are "
+          f"{int(label)}): choose a labelled one with --test_split, e.g. "
+          "validation")
+
+
 def load_final_data(config: train_config.DataConfig,
                     test_split: str = "test") -> FinalData:
   """The data of final training: all of the train split, and `test_split`.
@@ -391,7 +341,8 @@ def load_final_data(config: train_config.DataConfig,
   scaled-down run); config.validation_size is not used.
 
   Raises:
-    DatasetUnavailableError: see get_builder; or no such test split.
+    DatasetUnavailableError: see get_builder; or no such test split, or one
+      without labels.
   """
   builder = get_builder(config)
   splits = builder.info.splits
@@ -401,6 +352,7 @@ def load_final_data(config: train_config.DataConfig,
         f"{', '.join(sorted(splits))}): choose one with --test_split")
   train_split = (f"train[:{config.num_train_examples}]"
                  if config.num_train_examples else "train")
+  require_labels(_read(builder, test_split), config.dataset, test_split)
   info = dataset_info(builder, config, (train_split, test_split))
   examples = _decoded(builder, train_split)
   return FinalData(

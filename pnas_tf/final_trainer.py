@@ -99,7 +99,8 @@ def evaluate(model: keras.Model, test: tf.data.Dataset,
 
 
 def _write_summaries(log_dir: str, cell: search_space.Cell,
-                     net: network_config.NetworkConfig, data: datasets.FinalData,
+                     net: network_config.NetworkConfig,
+                     data: datasets.FinalData,
                      config: train_config.TrainConfig,
                      test: dict[str, float] | None) -> None:
   """The run in the HParams dashboard; test/* scalars once it is tested."""

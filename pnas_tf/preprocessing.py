@@ -30,7 +30,13 @@ def standardize(images: tf.Tensor) -> tf.Tensor:
 
 
 def pad_crop_flip(image, label, seed, random_flip: bool):
-  """Standardize, pad by 4, crop back at random, flip at random."""
+  """Standardize, pad by 4, crop back at random, flip at random.
+
+  Args:
+    image: uint8 (S, S, C); label: passed through.
+    seed: int64 (2,) stateless seed of this example.
+    random_flip: flip left-right with probability 1/2.
+  """
   image = standardize(image)
   height, width, channels = image.shape
   image = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]])
@@ -49,7 +55,14 @@ def _resize(image, size: int):
 
 
 def random_crop_resize_flip(image, label, seed, size: int, random_flip: bool):
-  """Inception's random crop of an image of any size, to S x S, flipped."""
+  """Inception's random crop of an image of any size, to S x S, flipped.
+
+  Args:
+    image: uint8 (height, width, C); label: passed through.
+    seed: int64 (2,) stateless seed of this example.
+    size: S.
+    random_flip: flip left-right with probability 1/2.
+  """
   crop_seed, flip_seed = tf.unstack(
       tf.random.experimental.stateless_split(seed, num=2))
   begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
@@ -64,6 +77,11 @@ def random_crop_resize_flip(image, label, seed, size: int, random_flip: bool):
 
 
 def central_crop_resize(image, size: int):
-  """The central 87.5% of an image of any size, resized to S x S, standardized."""
+  """The central 87.5% of an image of any size, resized to S x S, standardized.
+
+  Args:
+    image: uint8 (height, width, C).
+    size: S.
+  """
   image = tf.image.central_crop(image, CENTRAL_FRACTION)
   return standardize(_resize(image, size))

@@ -3,9 +3,10 @@ r"""Trains one child network and writes its result and a servable SavedModel.
 Writes into --output_dir:
   result.json   the result record (accuracies, parameters, timing, status)
                 and the settings that produced it;
-  saved_model/  the trained network; its serving_default signature takes a
-                batch of uint8 images of the dataset's shape and returns
-                class probabilities (preprocessing inside);
+  saved_model/  the trained network, with export.py's two signatures
+                (uint8 images or encoded image bytes in; class
+                probabilities and the top classes out; preprocessing
+                inside);
   tensorboard/  loss, accuracy and learning rate per epoch, and HParams.
 Exit status 0 for a trained child, 1 for a failed one (NaN loss, out of
 memory), 2 for bad flags, a bad cell or an unavailable dataset; then nothing

@@ -147,9 +147,11 @@ class EpochRecord(keras.callbacks.Callback):
           os.remove(os.path.join(self.backup_dir, name))
 
   def discard_backup(self) -> None:
+    """Removes the epoch backup (once the run's result is recorded)."""
     shutil.rmtree(self.backup_dir, ignore_errors=True)
 
   def history(self) -> dict[str, list[float]]:
+    """Every committed epoch's metrics, by name (nan where missing)."""
     keys = {key for epoch in self.epochs for key in epoch}
     return {key: [math.nan if epoch.get(key) is None else epoch[key]
                   for epoch in self.epochs] for key in keys}
@@ -185,19 +187,19 @@ class DropPathRamp(keras.callbacks.Callback):
 
 
 def mixed_precision_enabled(switch: str) -> bool:
+  """Whether a run trains in mixed_float16: switch "on", or "auto" on a GPU."""
   return switch == "on" or (
       switch == "auto" and bool(tf.config.list_physical_devices("GPU")))
 
 
 def compile_network(model: keras.Model, config: train_config.TrainConfig,
-                    steps: int, top_k: int = 0) -> None:
+                    steps: int) -> None:
   """SGD with cosine decay; cross-entropy, plus the aux head's if it has one.
 
   Args:
     model: the network.
     config: how to train.
     steps: training steps in all, over which the learning rate decays.
-    top_k: also report top-k accuracy (as "top_k_accuracy") when > 0.
   """
   schedule = keras.optimizers.schedules.CosineDecay(
       config.learning_rate, decay_steps=max(steps, 1))
@@ -205,30 +207,28 @@ def compile_network(model: keras.Model, config: train_config.TrainConfig,
       schedule, momentum=config.momentum,
       global_clipnorm=config.gradient_clip_norm or None)
   loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-  accuracy = ["accuracy"]
-  if top_k:
-    accuracy.append(keras.metrics.SparseTopKCategoricalAccuracy(
-        k=top_k, name="top_k_accuracy"))
   if len(model.outputs) == 1:
-    losses, weights, metrics = loss, None, accuracy
+    losses, weights, metrics = loss, None, ["accuracy"]
   else:  # [logits, aux_logits]: accuracy on the logits only.
     losses, weights = [loss, loss], [1.0, config.aux_head_weight]
-    metrics = [accuracy, []]
+    metrics = [["accuracy"], []]
   jit_compile = {"auto": "auto", "on": True, "off": False}[config.xla]
   model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
                 metrics=metrics, jit_compile=jit_compile)
 
 
 def first_line(error: Exception) -> str:
+  """The first line of an error's message (at most 300 characters)."""
   text = getattr(error, "message", None) or str(error)
   return text.strip().splitlines()[0][:300] if text.strip() else ""
 
 
-
-
 @contextlib.contextmanager
 def fresh_keras_state(config: train_config.TrainConfig):
-  """A cleared Keras session, seeded with config.seed, in the run's dtype policy.
+  """A cleared, seeded Keras session in the run's dtype policy.
+
+  Args:
+    config: its seed and mixed-precision switch are used.
 
   Every run must start from the same state: this resets Keras' global state
   and seeds Python's, NumPy's and TensorFlow's global generators; on exit it
@@ -249,13 +249,20 @@ def fresh_keras_state(config: train_config.TrainConfig):
 
 
 def build_compiled(cell: search_space.Cell, net: network_config.NetworkConfig,
-                   config: train_config.TrainConfig, steps_per_epoch: int,
-                   top_k: int = 0) -> keras.Model:
-  """The network of `cell`, compiled for training, under config.strategy."""
+                   config: train_config.TrainConfig,
+                   steps_per_epoch: int) -> keras.Model:
+  """The network of `cell`, compiled for training, under config.strategy.
+
+  Args:
+    cell: the cell.
+    net: the network's shape.
+    config: how to train (strategy, optimizer, epochs).
+    steps_per_epoch: batches per epoch, for the learning-rate schedule.
+  """
   strategy = strategies.make_strategy(config.strategy)
   with strategy.scope():
     model = network.build_network(cell, net)
-    compile_network(model, config, steps_per_epoch * config.epochs, top_k)
+    compile_network(model, config, steps_per_epoch * config.epochs)
   return model
 
 
@@ -317,7 +324,7 @@ def fit(model: keras.Model, train: Callable[[int, int], tf.data.Dataset],
 
 
 def save_weights_atomically(model: keras.Model, path: str) -> None:
-  """Writes `model`'s weights to `path` (a .weights.h5 file) whole or not at all."""
+  """Writes `model`'s weights to `path` (.weights.h5): whole or not at all."""
   partial = path.removesuffix(".weights.h5") + ".partial.weights.h5"
   model.save_weights(partial, overwrite=True)
   os.replace(partial, path)

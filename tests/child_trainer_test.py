@@ -83,6 +83,15 @@ class ChildTrainerTest(tf.test.TestCase):
     self.assertEqual(probabilities.shape, (5, 10))
     self.assertAllClose(np.sum(probabilities, axis=1), np.ones(5), atol=1e-5)
 
+    # A rerun (its caller crashed before recording the result) replaces the
+    # stale export instead of failing on it.
+    rerun = child_trainer.train_and_evaluate(
+        CELL, NET, mock_data(), train_config.TrainConfig(epochs=1),
+        os.path.join(self.output_dir, "rerun"), export_dir=export_dir)
+    self.assertEqual(rerun.status, child_trainer.STATUS_OK, rerun.reason)
+    self.assertIn("serving_default",
+                  tf.saved_model.load(export_dir).signatures)
+
   def test_nan_child_fails_without_raising(self):
     result = child_trainer.train_and_evaluate(
         CELL, NET, mock_data(), train_config.TrainConfig(

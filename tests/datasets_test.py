@@ -221,6 +221,17 @@ class BuilderTest(parameterized.TestCase):
                                         download=False))
 
 
+  def test_a_split_without_labels_is_refused(self):
+    unlabelled = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((2, 4, 4, 3), np.uint8), np.array([-1, -1])))
+    with self.assertRaisesRegex(
+        datasets.DatasetUnavailableError,
+        "split 'test' of 'imagenet2012' has no labels .*--test_split"):
+      datasets.require_labels(unlabelled, "imagenet2012", "test")
+    labelled = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((2, 4, 4, 3), np.uint8), np.array([3, 0])))
+    datasets.require_labels(labelled, "cifar10", "test")
+
   def test_manual_download_datasets_say_where_the_files_go(self):
     with tempfile.TemporaryDirectory() as data_dir:
       with self.assertRaisesRegex(
