@@ -99,7 +99,7 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
           if record.ok and record.num_blocks == num_blocks][:count]
   for rank, record in enumerate(best, start=1):
     model_dir = os.path.join(export_dir, f"pnas_{rank}")
-    versions = _versions(model_dir)
+    versions = files.serving_versions(model_dir)
     if versions and _exported_cell(model_dir) == record.cell:
       continue
     path = os.path.join(model_dir, str(max(versions, default=0) + 1))
@@ -114,13 +114,6 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
                                 dict(record.to_json(), rank=rank))
     written.append(path)
   return written
-
-
-def _versions(model_dir: str) -> list[int]:
-  """The numbered version directories TensorFlow Serving would see."""
-  if not os.path.isdir(model_dir):
-    return []
-  return [int(name) for name in os.listdir(model_dir) if name.isdigit()]
 
 
 def _exported_cell(model_dir: str) -> str | None:

@@ -33,6 +33,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from pnas_tf import files
 from pnas_tf import preprocessing
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -155,9 +156,5 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
 
 def next_version_directory(model_dir: str) -> str:
   """<model_dir>/<n+1>, n the highest version TensorFlow Serving would see."""
-  versions = [int(name) for name in _listdir(model_dir) if name.isdigit()]
+  versions = files.serving_versions(model_dir)
   return os.path.join(model_dir, str(max(versions, default=0) + 1))
-
-
-def _listdir(directory: str) -> list[str]:
-  return os.listdir(directory) if os.path.isdir(directory) else []

@@ -42,3 +42,11 @@ def write_text_atomically(path: str, text: str) -> None:
     if os.path.exists(temporary):
       os.remove(temporary)
     raise
+
+
+def serving_versions(model_dir: str) -> list[int]:
+  """The numbered version directories TensorFlow Serving would see in
+  `model_dir` (none if it does not exist), unsorted."""
+  if not os.path.isdir(model_dir):
+    return []
+  return [int(name) for name in os.listdir(model_dir) if name.isdigit()]

@@ -82,8 +82,12 @@ def evaluate(model: keras.Model, test: tf.data.Dataset,
     {"accuracy", "top_k_accuracy", "loss", "examples"}.
   """
   served = export.inference_model(model)
-  logits = served.predict(test.map(lambda images, labels: images), verbose=0)
-  labels = np.concatenate([labels.numpy() for _, labels in test])
+  # One pass over the test split: logits and labels together.
+  batches = [(served(images, training=False), labels)
+             for images, labels in test]
+  logits = np.concatenate([keras.ops.convert_to_numpy(logit)
+                           for logit, _ in batches])
+  labels = np.concatenate([label.numpy() for _, label in batches])
   log_probabilities = tf.nn.log_softmax(logits.astype(np.float32)).numpy()
   predicted = np.argsort(-logits, axis=1)
   num_classes = logits.shape[1]

@@ -29,6 +29,7 @@ from absl import app
 from absl import flags
 
 from pnas_tf import cli
+from pnas_tf import files
 # pylint: enable=g-import-not-at-top
 
 FORMATS = ("text", "json")
@@ -55,9 +56,7 @@ def saved_model_directory(path: str) -> str:
   """
   if os.path.exists(os.path.join(path, "saved_model.pb")):
     return path
-  versions = ([int(name) for name in os.listdir(path) if name.isdigit()]
-              if os.path.isdir(path) else [])
-  for version in sorted(versions, reverse=True):
+  for version in sorted(files.serving_versions(path), reverse=True):
     candidate = os.path.join(path, str(version))
     if os.path.exists(os.path.join(candidate, "saved_model.pb")):
       return candidate

@@ -53,8 +53,9 @@ def define_flags() -> None:
                       "cells, as a baseline.")
   flags.DEFINE_integer("export_top", _DEFAULTS.export_top,
                        "Export the best N cells of B blocks as SavedModels.")
-  flags.DEFINE_string("export_dir", None,
-                      "Where to export (default: <output_dir>/export).")
+  if "export_dir" not in flags.FLAGS:  # train_final shares it.
+    flags.DEFINE_string("export_dir", None,
+                        "Where to export (default: <output_dir>/export).")
   flags.DEFINE_list("operations", list(_DEFAULTS.operations),
                     "Operators cells may use (default: the paper's 8).")
   flags.DEFINE_boolean("isolate_children", True,
