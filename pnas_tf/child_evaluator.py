@@ -1,11 +1,15 @@
 """The search's evaluator: trains a child for real, and exports the best.
 
-`ChildEvaluator` is what the controller calls per cell. It trains the cell
-in a fresh process (child_process.py: host memory stays flat over a whole
-search), with per-epoch checkpoints so that a child interrupted by a crash
-continues from its last epoch, and keeps the trained weights for export.
-`export_best` writes the top cells as SavedModels in TensorFlow Serving's
-layout.
+`ChildEvaluator` is what the search's executor (executors.py) calls per
+cell, in whatever process trains the child: a fresh one per child by
+default (child_process.py: host memory stays flat over a whole search), a
+local worker's, or a Ray task's. It pickles (plain settings only), keeps
+per-epoch checkpoints so that a child interrupted by a crash or a killed
+worker continues from its last epoch, and keeps the trained weights for
+export. Its record goes into the child's directory too, before it is
+returned: a child whose result the search never read (the search was killed
+just then) is not trained again when the search resumes. `export_best`
+writes the top cells as SavedModels in TensorFlow Serving's layout.
 
 Example:
   evaluate = ChildEvaluator(net, data_config, train_config)
@@ -17,7 +21,6 @@ import json
 import os
 from typing import Sequence
 
-from pnas_tf import child_process
 from pnas_tf import files
 from pnas_tf import network_config
 from pnas_tf import search_space
@@ -25,47 +28,59 @@ from pnas_tf import search_store
 from pnas_tf import train_config
 
 WEIGHTS_FILE = "final.weights.h5"
+RECORD_FILE = "record.json"
 # Beside each exported model's version directories (Serving ignores it).
 CELL_FILE = "pnas_cell.json"
 
+# The search data each process has loaded, by its DataConfig: a process
+# that trains several children (in-process search, tests) loads it once.
+_LOADED_DATA = {}
 
+
+@dataclasses.dataclass(frozen=True)
 class ChildEvaluator:
-  """cell, child directory -> ChildRecord, by training the child."""
+  """cell, child directory -> ChildRecord, by training the child here."""
+  net: network_config.NetworkConfig
+  data_config: train_config.DataConfig
+  config: train_config.TrainConfig
 
-  def __init__(self, net: network_config.NetworkConfig,
-               data_config: train_config.DataConfig,
-               config: train_config.TrainConfig, isolate: bool = True):
-    """Args: isolate: train each child in a fresh process (else in this one,
-    where TensorFlow keeps ~50 MiB per child: small searches and tests)."""
-    self.net = net
-    self.data_config = data_config
-    self.config = dataclasses.replace(config, keep_checkpoints=True)
-    self.isolate = isolate
-    self._data = None
+  def __post_init__(self):
+    object.__setattr__(self, "config",
+                       dataclasses.replace(self.config, keep_checkpoints=True))
 
-  def _train(self, cell, child_dir):
-    weights_path = os.path.join(child_dir, WEIGHTS_FILE)
-    if self.isolate:
-      return child_process.train_in_subprocess(
-          cell, self.net, self.data_config, self.config, child_dir,
-          weights_path=weights_path)
+  def __call__(self, cell: search_space.Cell,
+               child_dir: str) -> search_store.ChildRecord:
+    record_path = os.path.join(child_dir, RECORD_FILE)
+    finished = _finished_record(record_path)
+    if finished is not None:
+      return finished
     # pylint: disable=g-import-not-at-top
     from pnas_tf import child_trainer
     from pnas_tf import datasets
     # pylint: enable=g-import-not-at-top
-    if self._data is None:
-      self._data = datasets.load_search_data(self.data_config)
-    return child_trainer.train_and_evaluate(
-        cell, self.net, self._data, self.config, child_dir,
-        weights_path=weights_path)
-
-  def __call__(self, cell: search_space.Cell,
-               child_dir: str) -> search_store.ChildRecord:
-    result = self._train(cell, child_dir)
-    return search_store.ChildRecord(
+    if self.data_config not in _LOADED_DATA:
+      _LOADED_DATA[self.data_config] = datasets.load_search_data(
+          self.data_config)
+    result = child_trainer.train_and_evaluate(
+        cell, self.net, _LOADED_DATA[self.data_config], self.config,
+        child_dir, weights_path=os.path.join(child_dir, WEIGHTS_FILE))
+    record = search_store.ChildRecord(
         cell=result.cell, num_blocks=result.num_blocks, status=result.status,
         accuracy=result.validation_accuracy, params=result.trainable_params,
         seconds=result.wall_seconds, reason=result.reason)
+    files.write_json_atomically(record_path, record.to_json())
+    return record
+
+
+def _finished_record(path: str) -> search_store.ChildRecord | None:
+  """The record a finished training left in its directory, if whole."""
+  if not files.exists(path):
+    return None
+  try:
+    with files.open_file(path) as stream:
+      return search_store.ChildRecord.from_json(json.load(stream))
+  except (OSError, ValueError, TypeError):
+    return None  # Never written whole: trained again.
 
 
 def export_best(ranking: Sequence[search_store.ChildRecord],
@@ -82,7 +97,8 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
   Each goes to <export_dir>/pnas_<rank>/<version>/ as a SavedModel with
   export.py's signatures (uint8 images or encoded image bytes in, class
   probabilities and the top classes out), with pnas_cell.json (cell, rank,
-  metrics) beside the version directories. A rank whose cell is already exported is left alone; one whose cell changed
+  metrics) beside the version directories. A rank whose cell is already
+  exported is left alone; one whose cell changed
   (a search continued deeper) gets the next version, which TensorFlow
   Serving then serves.
 
@@ -118,7 +134,7 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
 
 def _exported_cell(model_dir: str) -> str | None:
   try:
-    with open(os.path.join(model_dir, CELL_FILE)) as stream:
+    with files.open_file(os.path.join(model_dir, CELL_FILE)) as stream:
       return json.load(stream).get("cell")
   except (OSError, ValueError, AttributeError):
     return None

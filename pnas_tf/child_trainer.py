@@ -19,7 +19,6 @@ Example:
 import dataclasses
 import math
 import os
-import shutil
 import time
 from typing import Any, Sequence
 
@@ -30,6 +29,7 @@ from tensorboard.plugins.hparams import api as hparams_api
 
 from pnas_tf import datasets
 from pnas_tf import export
+from pnas_tf import files
 from pnas_tf import network
 from pnas_tf import network_config
 from pnas_tf import search_space
@@ -135,7 +135,7 @@ def train_and_evaluate(
         if export_dir:
           # One left by a run that crashed before its caller recorded the
           # result is this child's stale export: replaced.
-          shutil.rmtree(export_dir, ignore_errors=True)
+          files.rmtree(export_dir)
           export.export_classifier(model, data.info.image_shape, export_dir,
                                     class_names=data.info.class_names)
         if weights_path:

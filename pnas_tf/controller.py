@@ -1,7 +1,8 @@
 """The search itself: the paper's Algorithm 1, and a random-search baseline.
 
-Everything the search touches is passed in (`Collaborators`): the evaluator
-that trains a child, the predictor factory, the store of results, the
+Everything the search touches is passed in (`Collaborators`): the executor
+that trains children (executors.py: here, in worker processes, or on Ray),
+the predictor factory, the store of results, the
 reporter and the clock. So the whole controller runs in milliseconds in tests
 with a synthetic evaluator, and the same code drives days of GPU time.
 
@@ -9,17 +10,23 @@ Resuming is rerunning: every finished child is in the store and is never
 trained again; a round's chosen cells are stored before any of them trains;
 each round's predictor is stored once fitted and loaded instead of refitted.
 
+Children finish in any order under a parallel executor, but each is numbered
+(`order`) by its place in the round, as one worker would train them, and
+ties in accuracy go to the lower number: so every executor chooses the same
+parents and trains the same cells.
+
 Example:
   ranking = progressive_search(Collaborators(
       config=SearchConfig(max_blocks=3, beam_size=16),
-      store=SearchStore("/tmp/search"), evaluate=my_evaluator,
+      store=SearchStore("/tmp/search"),
+      executor=executors.SerialExecutor(my_evaluator),
       new_predictor=lambda: Predictor(PredictorConfig(max_blocks=3)),
       load_predictor=Predictor.load))
 """
 
+import contextlib
 import dataclasses
 import math
-import os
 import random
 import time
 from typing import Callable, Protocol, Sequence
@@ -27,6 +34,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from pnas_tf import cell_counts
+from pnas_tf import executors
+from pnas_tf import files
 from pnas_tf import search_config
 from pnas_tf import search_space
 from pnas_tf import search_store
@@ -86,7 +95,7 @@ class Collaborators:
   """What a search uses; pass fakes in tests."""
   config: search_config.SearchConfig
   store: search_store.SearchStore
-  evaluate: Callable[[Cell, str], ChildRecord]
+  executor: executors.Executor
   new_predictor: Callable[[], Predictor]
   load_predictor: Callable[[str], Predictor]
   reporter: Reporter | None = None
@@ -177,41 +186,54 @@ def _chosen(run, b, parents, predictor, operations):
 def _fitted(run, b, records) -> Predictor:
   """The predictor fitted on every record after round b (stored once)."""
   directory = run.store.predictor_directory(b)
-  if os.path.exists(directory):
+  if files.exists(directory):
     return run.load_predictor(directory)
   predictor = run.new_predictor()
-  ok = [(cell, record.accuracy) for cell, record in records.items()
+  ok = [(cell, record.accuracy) for cell, record in _in_order(records)
         if record.ok]
   predictor.fit([cell for cell, _ in ok], [accuracy for _, accuracy in ok])
   predictor.save(directory)
   return predictor
 
 
+def _in_order(records) -> list[tuple[Cell, ChildRecord]]:
+  """(cell, record) by `order`: the same for every executor."""
+  return sorted(records.items(), key=lambda item: item[1].order)
+
+
 def _train(run, b, cells, predicted, records, predictor) -> None:
   """Trains every cell not trained yet, recording each as it finishes."""
   started = run.clock()
-  trained_here = 0
   budget = max(run.config.budget, len(records))
-  for index, cell in enumerate(cells):
-    if cell in records:
-      continue
-    record = dataclasses.replace(
-        run.evaluate(cell, run.store.child_directory(cell)),
-        cell=str(cell), num_blocks=cell.num_blocks, order=len(records))
-    run.store.add_record(cell, record)
-    records[cell] = record
-    trained_here += 1
-    if run.reporter:
-      per_child = (run.clock() - started) / trained_here
-      remaining = budget - len(records)
-      run.reporter.child_finished(record, Progress(
-          round=b, done_in_round=index + 1, round_size=len(cells),
-          done_total=len(records), budget=budget,
-          best=next(iter(ranking(records)), None),
-          seconds_left=per_child * remaining if remaining > 0 else 0.0))
+  round_cells = list(dict.fromkeys(cells))
+  # Numbered after every earlier round's children, by place in this round:
+  # the same numbers whichever children a crash left untrained.
+  first = sum(1 for cell in records if cell not in set(round_cells))
+  order = {cell: first + index for index, cell in enumerate(round_cells)}
+  untrained = [cell for cell in round_cells if cell not in records]
+  tasks = [executors.ChildTask(cell, run.store.child_directory(cell))
+           for cell in untrained]
+  # Closing the executor's generator ends children still running if the
+  # search stops here (they resume from their epoch backups on a rerun).
+  with contextlib.closing(run.executor.run(tasks)) as finished:
+    for trained_here, (task, record) in enumerate(finished, 1):
+      cell = task.cell
+      record = dataclasses.replace(record, cell=str(cell),
+                                   num_blocks=cell.num_blocks,
+                                   order=order[cell])
+      run.store.add_record(cell, record)
+      records[cell] = record
+      if run.reporter:
+        per_child = (run.clock() - started) / trained_here
+        remaining = budget - len(records)
+        run.reporter.child_finished(record, Progress(
+            round=b, done_in_round=len(cells) - len(untrained) + trained_here,
+            round_size=len(cells), done_total=len(records), budget=budget,
+            best=next(iter(ranking(records)), None),
+            seconds_left=per_child * remaining if remaining > 0 else 0.0))
   if run.reporter:
     run.reporter.round_finished(RoundSummary(
         round=b, records=[records[cell] for cell in cells],
-        predicted=list(predicted), all_records=list(records.values()),
+        predicted=list(predicted),
+        all_records=[record for _, record in _in_order(records)],
         predictor=predictor))
-

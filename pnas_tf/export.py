@@ -27,7 +27,6 @@ Example:
 """
 
 import os
-import shutil
 from typing import Sequence
 
 import keras
@@ -137,7 +136,7 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
   complete, so TensorFlow Serving, which watches the model directory for
   new versions, never loads half of one.
   """
-  if os.path.exists(path):
+  if files.exists(path):
     raise FileExistsError(f"{path} exists; exports never replace one")
   num_classes = model.outputs[0].shape[-1]
   names = list(class_names) or [str(index) for index in range(num_classes)]
@@ -146,11 +145,12 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
   module = _ServingModule(model, tuple(image_shape), names,
                           min(top_k, num_classes), central_crop)
   partial = path.rstrip("/") + ".partial"
-  shutil.rmtree(partial, ignore_errors=True)  # Left by a crash.
+  files.rmtree(partial)  # Left by a crash.
   tf.saved_model.save(module, partial,
                       signatures={DEFAULT_SIGNATURE: module.serve,
                                   BYTES_SIGNATURE: module.serve_bytes})
-  os.replace(partial, path)
+  # Serving loads a version once its saved_model.pb is there.
+  files.rename(partial, path, last=["saved_model.pb"])
   return path
 
 

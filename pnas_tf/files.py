@@ -1,14 +1,123 @@
-"""Writing result files so that a crash never leaves half a file behind.
+"""Files of a run: written whole or not at all, on local disk or any storage
+TensorFlow reaches.
+
+A path with a scheme (gs://bucket/search, hdfs://..., ram:// in tests) goes
+through tf.io.gfile, so a search's directory can live on shared storage that
+every worker reaches; a local path (also an NFS mount) goes through the
+operating system, with fsync and flock. TensorFlow is imported only for the
+former.
 
 Example:
   write_json_atomically("/tmp/out/result.json", {"status": "ok"})
-  write_text_atomically("/tmp/out/summary.csv", "rank,cell\n")
+  write_text_atomically("gs://bucket/out/summary.csv", "rank,cell\n")
+  if exists("gs://bucket/out/children"): print(listdir(...))
 """
 
 import json
 import os
+import shutil
 import tempfile
-from typing import Any
+import uuid
+from typing import IO, Any, Sequence
+
+
+def is_url(path: str) -> bool:
+  """Whether `path` names storage reached through tf.io.gfile (a scheme)."""
+  return "://" in str(path)
+
+
+def _gfile():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile
+
+
+def absolute(path: str | None) -> str | None:
+  """`path` made absolute if local (workers may start in other directories);
+  a URL or None as it is."""
+  return path if path is None or is_url(path) else os.path.abspath(path)
+
+
+def exists(path: str) -> bool:
+  return _gfile().exists(path) if is_url(path) else os.path.exists(path)
+
+
+def isdir(path: str) -> bool:
+  return _gfile().isdir(path) if is_url(path) else os.path.isdir(path)
+
+
+def listdir(path: str) -> list[str]:
+  """Names in directory `path` (gfile's trailing '/' on directories cut)."""
+  if is_url(path):
+    return [name.rstrip("/") for name in _gfile().listdir(path)]
+  return os.listdir(path)
+
+
+def makedirs(path: str) -> None:
+  """Creates `path` and its parents; no error if it exists."""
+  if is_url(path):
+    _gfile().makedirs(path)
+  else:
+    os.makedirs(path, exist_ok=True)
+
+
+def open_file(path: str, mode: str = "r") -> IO:
+  """open(), or tf.io.gfile.GFile for a URL."""
+  if is_url(path):
+    return _gfile().GFile(path, mode)
+  return open(path, mode)  # pylint: disable=consider-using-with
+
+
+def rename(source: str, target: str, last: Sequence[str] = ()) -> None:
+  """Renames a file or directory, replacing a file at `target`.
+
+  Atomic on local disk. On storage reached by URL, a directory moves file by
+  file (object stores have no directories), files named in `last` after all
+  the others: the file that marks the directory complete (a SavedModel's
+  saved_model.pb, a predictor's state) arrives last.
+  """
+  if is_url(source):
+    gfile = _gfile()
+    if not gfile.isdir(source):
+      gfile.rename(source, target, overwrite=True)
+      return
+    paths = [os.path.join(directory, name)
+             for directory, _, names in gfile.walk(source) for name in names]
+    for path in sorted(paths, key=lambda p: (os.path.basename(p) in last, p)):
+      moved = os.path.join(target, os.path.relpath(path, source))
+      gfile.makedirs(os.path.dirname(moved))
+      gfile.rename(path, moved, overwrite=True)
+    gfile.rmtree(source)
+  else:
+    os.replace(source, target)
+
+
+def remove(path: str) -> None:
+  if is_url(path):
+    _gfile().remove(path)
+  else:
+    os.remove(path)
+
+
+def parent_directory(path: str) -> str:
+  """The directory holding `path` (made absolute if local)."""
+  return os.path.dirname(path.rstrip("/") if is_url(path)
+                         else os.path.abspath(path))
+
+
+def staging_directory(parent: str, prefix: str) -> str:
+  """A new, uniquely named directory in `parent`, to be renamed into place."""
+  path = os.path.join(parent, f"{prefix}{uuid.uuid4().hex}")
+  makedirs(path)
+  return path
+
+
+def rmtree(path: str) -> None:
+  """Deletes directory `path` and everything in it; no error if absent."""
+  if is_url(path):
+    if _gfile().exists(path):
+      _gfile().rmtree(path)
+  else:
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def write_json_atomically(path: str, value: Any) -> None:
@@ -23,6 +132,14 @@ def write_text_atomically(path: str, text: str) -> None:
   The text goes to a temporary file in the same directory, is flushed to disk,
   then renamed over `path`, which readers therefore see whole or not at all.
   """
+  if is_url(path):
+    directory = parent_directory(path)
+    makedirs(directory)
+    temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+    with open_file(temporary, "w") as stream:
+      stream.write(text)
+    rename(temporary, path)
+    return
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
@@ -47,6 +164,6 @@ def write_text_atomically(path: str, text: str) -> None:
 def serving_versions(model_dir: str) -> list[int]:
   """The numbered version directories TensorFlow Serving would see in
   `model_dir` (none if it does not exist), unsorted."""
-  if not os.path.isdir(model_dir):
+  if not isdir(model_dir):
     return []
-  return [int(name) for name in os.listdir(model_dir) if name.isdigit()]
+  return [int(name) for name in listdir(model_dir) if name.isdigit()]

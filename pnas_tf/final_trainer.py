@@ -22,7 +22,6 @@ Example:
 import dataclasses
 import math
 import os
-import shutil
 import time
 from typing import Any, Sequence
 
@@ -33,6 +32,7 @@ from tensorboard.plugins.hparams import api as hparams_api
 
 from pnas_tf import datasets
 from pnas_tf import export
+from pnas_tf import files
 from pnas_tf import network
 from pnas_tf import network_config
 from pnas_tf import search_space
@@ -196,8 +196,7 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
 
 def discard_backup(output_dir: str) -> None:
   """Removes the epoch backup, once the run's result is safely recorded."""
-  shutil.rmtree(os.path.join(output_dir, training_loop.BACKUP_DIR),
-                ignore_errors=True)
+  files.rmtree(os.path.join(output_dir, training_loop.BACKUP_DIR))
 
 
 def _failed(cell, reason: str, started: float, params: int,

@@ -23,14 +23,13 @@ Example:
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 from typing import Sequence
 
 import keras
 import numpy as np
 
 from pnas_tf import cell_encoding
+from pnas_tf import files
 from pnas_tf import lstm_scoring
 from pnas_tf import predictor_config
 from pnas_tf import predictor_models
@@ -174,21 +173,20 @@ class Predictor:
     Raises:
       FileExistsError: if `directory` exists (a save never overwrites).
     """
-    if os.path.exists(directory):
+    if files.exists(directory):
       raise FileExistsError(f"predictor state {directory} exists already")
-    parent = os.path.dirname(os.path.abspath(directory))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=".tmp-predictor-")
+    staging = files.staging_directory(files.parent_directory(directory),
+                                      ".tmp-predictor-")
     try:
       for member, model in enumerate(self._members):
         model.save_weights(os.path.join(staging, _weights_file(member)))
-      with open(os.path.join(staging, _STATE_FILE), "w") as stream:
+      with files.open_file(os.path.join(staging, _STATE_FILE), "w") as stream:
         json.dump({"format_version": FORMAT_VERSION,
                    "config": self.config.to_json(),
                    "num_fits": self.num_fits}, stream, indent=2)
-      os.rename(staging, directory)
+      files.rename(staging, directory, last=[_STATE_FILE])
     except BaseException:
-      shutil.rmtree(staging, ignore_errors=True)
+      files.rmtree(staging)
       raise
 
   @classmethod
@@ -224,8 +222,11 @@ def _weights_file(member: int) -> str:
 
 def _read_state(directory: str) -> dict:
   path = os.path.join(directory, _STATE_FILE)
+  if not files.exists(path):
+    raise PredictorStateError(f"no predictor state at {directory} "
+                              f"({_STATE_FILE} is missing)")
   try:
-    with open(path) as stream:
+    with files.open_file(path) as stream:
       state = json.load(stream)
   except FileNotFoundError:
     raise PredictorStateError(f"no predictor state at {directory} "

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
 from typing import Any, Iterable, Iterator
 
 from pnas_tf import files
@@ -36,6 +37,10 @@ def exclusive_directory(directory: str, what: str) -> Iterator[None]:
   Raises:
     RunStateError: another process holds the lock.
   """
+  if files.is_url(directory):
+    with _lock_file(directory, what):
+      yield
+    return
   os.makedirs(directory, exist_ok=True)
   with open(os.path.join(directory, LOCK_FILE), "a") as lock:
     try:
@@ -49,10 +54,28 @@ def exclusive_directory(directory: str, what: str) -> Iterator[None]:
       fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _lock_file(directory: str, what: str) -> Iterator[None]:
+  """A lock for storage without locks: a file naming its holder."""
+  path = os.path.join(directory, LOCK_FILE)
+  if files.exists(path):
+    with files.open_file(path) as stream:
+      holder = stream.read().strip()
+    raise RunStateError(
+        f"{what} holds {path} ({holder}); wait for it, or if none runs (it "
+        "crashed), delete that file")
+  files.write_text_atomically(
+      path, f"host {socket.gethostname()} pid {os.getpid()}\n")
+  try:
+    yield
+  finally:
+    files.remove(path)
+
+
 def read_json(path: str) -> Any:
   """The JSON in `path`; RunStateError (naming it) if unreadable or corrupt."""
   try:
-    with open(path) as stream:
+    with files.open_file(path) as stream:
       return json.load(stream)
   except (OSError, ValueError) as error:
     raise RunStateError(f"{path} is unreadable or corrupt ({error}); it was "
@@ -90,7 +113,7 @@ def check_and_record(path: str, settings: dict[str, Any], version: int,
       another format version (the file is left as it is).
   """
   settings = json.loads(json.dumps(settings))  # As it will read back.
-  if os.path.exists(path):
+  if files.exists(path):
     saved = read_json(path)
     if not isinstance(saved, dict) or saved.get("format_version") != version:
       found = saved.get("format_version") if isinstance(saved, dict) else None

@@ -14,10 +14,15 @@ Example:
   python -m pnas_tf.search --flagfile=flags/quickstart.cfg
   python -m pnas_tf.search --dataset=cifar10 --max_blocks=5 --beam_size=256 \
       --output_dir=/tmp/pnas_cifar10
+  python -m pnas_tf.search --flagfile=flags/cifar10_search.cfg \
+      --executor=local --children_per_gpu=2          # 8 GPUs: 16 at once
+  python -m pnas_tf.search --flagfile=flags/cifar10_search.cfg \
+      --executor=ray --ray_address=auto --output_dir=/shared/pnas_cifar10
   bazel run //pnas_tf:search -- --flagfile=flags/quickstart.cfg
   tensorboard --logdir=/tmp/pnas_quickstart/tensorboard
 """
 
+import dataclasses
 import os
 
 # Hides TensorFlow's C++ INFO logs (see train_child.py).
@@ -29,6 +34,8 @@ from absl import flags
 
 from pnas_tf import child_flags
 from pnas_tf import cli
+from pnas_tf import executors
+from pnas_tf import files
 from pnas_tf import predictor_flags
 from pnas_tf import search_config
 from pnas_tf import search_space
@@ -36,6 +43,7 @@ from pnas_tf import search_store
 # pylint: enable=g-import-not-at-top
 
 _DEFAULTS = search_config.SearchConfig()
+_EXECUTOR_DEFAULTS = executors.ExecutorConfig()
 
 
 def define_flags() -> None:
@@ -59,8 +67,30 @@ def define_flags() -> None:
   flags.DEFINE_list("operations", list(_DEFAULTS.operations),
                     "Operators cells may use (default: the paper's 8).")
   flags.DEFINE_boolean("isolate_children", True,
-                       "Train each child in a fresh process (TensorFlow "
-                       "keeps ~50 MiB per model trained in a process).")
+                       "inprocess executor: train each child in a fresh "
+                       "process (TensorFlow keeps ~50 MiB per model trained "
+                       "in a process).")
+  flags.DEFINE_enum("executor", _EXECUTOR_DEFAULTS.kind, executors.EXECUTORS,
+                    "Where children train: inprocess (one at a time), local "
+                    "(--num_workers processes on this host, each a share of "
+                    "its GPUs or CPUs), ray (Ray tasks on --ray_address or a "
+                    "local cluster; pip install -r requirements-ray.txt).")
+  flags.DEFINE_integer("num_workers", _EXECUTOR_DEFAULTS.num_workers,
+                       "local, ray: children trained at once; 0: one per GPU "
+                       "share (GPUs x --children_per_gpu), or with no GPU 1 "
+                       "(local) or every CPU of the cluster (ray).")
+  flags.DEFINE_float("children_per_gpu", _EXECUTOR_DEFAULTS.children_per_gpu,
+                     "local, ray: children sharing a GPU (2, 4: small "
+                     "search-size children); 0.5, 0.25: 2 or 4 GPUs per child "
+                     "under MirroredStrategy.")
+  flags.DEFINE_string("ray_address", None,
+                      "ray: a running cluster (auto, host:6379, "
+                      "ray://host:10001); unset starts a local one.")
+  flags.DEFINE_integer("max_child_retries",
+                       _EXECUTOR_DEFAULTS.max_child_retries,
+                       "A child whose worker died (killed, lost node) is "
+                       "trained again from its last epoch this many times, "
+                       "then recorded failed.")
 
 
 def _checked(factory, **values):
@@ -83,12 +113,21 @@ def _meaning(values, settings) -> dict:
   return meaning
 
 
+def _with_absolute_paths(settings: child_flags.ChildSettings
+                         ) -> child_flags.ChildSettings:
+  """Local paths made absolute: a worker (a Ray task) may start elsewhere."""
+  return dataclasses.replace(
+      settings, output_dir=files.absolute(settings.output_dir),
+      data=dataclasses.replace(settings.data,
+                               data_dir=files.absolute(settings.data.data_dir)))
+
+
 def main(argv):
   """Runs the search; returns the exit status."""
   if len(argv) > 1:
     raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = flags.FLAGS
-  settings = child_flags.settings_from_flags(values)
+  settings = _with_absolute_paths(child_flags.settings_from_flags(values))
   try:
     operations = search_space.check_operations(values.operations)
   except ValueError as error:
@@ -98,23 +137,33 @@ def main(argv):
       beam_size=values.beam_size, search_strategy=values.search_strategy,
       export_top=values.export_top, seed=values.seed,
       operations=operations)
+  executor_config = _checked(
+      executors.ExecutorConfig, kind=values.executor,
+      num_workers=values.num_workers,
+      children_per_gpu=values.children_per_gpu,
+      ray_address=values.ray_address,
+      max_child_retries=values.max_child_retries,
+      isolate=values.isolate_children)
   predictor_settings = predictor_flags.config_from_flags(
       values, max_blocks=config.max_blocks, seed=config.seed)
   store = search_store.SearchStore(settings.output_dir)
-  export_dir = values.export_dir or os.path.join(settings.output_dir,
+  export_dir = files.absolute(values.export_dir) or os.path.join(
+      settings.output_dir,
                                                  "export")
 
   # TensorFlow loads only once the flags are known to be good.
   from pnas_tf import search_runner
   info, net = search_runner.dataset_and_network(settings)
+  executor = search_runner.make_executor(executor_config, net, settings)
   try:
     with store.locked():
       store.check_settings(_meaning(values, settings))
       return search_runner.run(config, predictor_settings, settings, store,
-                               export_dir, info, net,
-                               isolate_children=values.isolate_children)
+                               export_dir, info, net, executor)
   except search_store.StoreError as error:
     raise cli.UsageError(str(error)) from None
+  finally:
+    executor.close()
 
 
 if __name__ == "__main__":

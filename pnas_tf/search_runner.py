@@ -6,7 +6,11 @@ lines and TensorBoard), runs the search, and writes the ranking and exports.
 
 Example:
   info, net = dataset_and_network(settings)
-  run(config, predictor_settings, settings, store, export_dir, info, net)
+  executor = make_executor(executors.ExecutorConfig(kind="local",
+                                                    num_workers=2),
+                           net, settings)
+  run(config, predictor_settings, settings, store, export_dir, info, net,
+      executor)
 """
 
 import os
@@ -18,6 +22,7 @@ from pnas_tf import child_flags
 from pnas_tf import cli
 from pnas_tf import controller
 from pnas_tf import datasets
+from pnas_tf import executors
 from pnas_tf import network_config
 from pnas_tf import predictor_config
 from pnas_tf import predictors
@@ -45,6 +50,46 @@ def dataset_and_network(settings: child_flags.ChildSettings
                                        info.image_shape)
 
 
+def make_executor(config: executors.ExecutorConfig,
+                  net: network_config.NetworkConfig,
+                  settings: child_flags.ChildSettings) -> executors.Executor:
+  """The executor `config` asks for, training children of `net`.
+
+  Raises:
+    cli.UsageError: for a worker layout this host cannot give, or Ray
+      missing or unreachable.
+  """
+  evaluate = child_evaluator.ChildEvaluator(net, settings.data,
+                                            settings.train)
+  if config.kind == "inprocess":
+    if not config.isolate:
+      return executors.SerialExecutor(evaluate)
+    return executors.LocalExecutor(evaluate, [{}], config.max_child_retries)
+  if config.kind == "ray":
+    # pylint: disable=g-import-not-at-top
+    from pnas_tf import ray_executor
+    try:
+      return ray_executor.RayExecutor(
+          evaluate, config.ray_address, config.num_workers,
+          config.children_per_gpu, config.max_child_retries)
+    except ray_executor.RayUnavailableError as error:
+      raise cli.UsageError(str(error)) from None
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  num_gpus = len(tf.config.list_physical_devices("GPU"))
+  num_workers = config.num_workers or max(
+      1, int(num_gpus * config.children_per_gpu))
+  try:
+    slots = executors.local_slots(
+        num_workers, num_gpus, len(os.sched_getaffinity(0)),
+        config.children_per_gpu, os.environ.get("CUDA_VISIBLE_DEVICES"))
+  except ValueError as error:
+    raise cli.UsageError(f"--{error}") from None
+  logging.info("Local executor: %d workers (%s)", len(slots),
+               "; ".join(" ".join(f"{k}={v}" for k, v in slot.items())
+                         or "the whole host" for slot in slots))
+  return executors.LocalExecutor(evaluate, slots, config.max_child_retries)
+
+
 def _load_predictor(directory: str) -> predictors.Predictor:
   """A round's saved predictor; a damaged one is a StoreError (one line)."""
   try:
@@ -60,16 +105,14 @@ def run(config: search_config.SearchConfig,
         settings: child_flags.ChildSettings,
         store: search_store.SearchStore, export_dir: str,
         info: datasets.DatasetInfo, net: network_config.NetworkConfig,
-        isolate_children: bool = True) -> int:
+        executor: executors.Executor) -> int:
   """Runs the search in `store`'s directory; returns the exit status (0)."""
-  evaluate = child_evaluator.ChildEvaluator(
-      net, settings.data, settings.train, isolate=isolate_children)
   reporter = search_reporting.Reporters([
       search_reporting.LogReporter(),
       search_reporting.TensorBoardReporter(
           os.path.join(settings.output_dir, "tensorboard"))])
   collaborators = controller.Collaborators(
-      config=config, store=store, evaluate=evaluate,
+      config=config, store=store, executor=executor,
       new_predictor=lambda: predictors.Predictor(predictor_settings),
       load_predictor=_load_predictor, reporter=reporter)
   logging.info("Searching cells of up to %d blocks (%s, K = %d): %d children",

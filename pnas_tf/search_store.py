@@ -1,6 +1,8 @@
 """A search's output directory: what it has done, kept safe across crashes.
 
-Layout (every JSON file is written whole or not at all, files.py):
+Layout (every JSON file is written whole or not at all, files.py; the
+directory may be a local path or a URL such as gs://bucket/search that every
+worker reaches):
   search.json            format version and the settings that give results
                          their meaning; a rerun must match them.
   children/<key>.json    one record per finished child, written the moment it
@@ -9,7 +11,13 @@ Layout (every JSON file is written whole or not at all, files.py):
   rounds/round_<b>.json  the cells chosen for round b, written before any of
                          them trains, so a resumed search trains the same ones.
   predictor/round_<b>/   the predictor fitted after round b.
-  .lock                  held (flock) while a search runs here.
+  .lock                  held (flock; a plain file on URL storage) while a
+                         search runs here.
+
+Workers (executors.py) write only inside their child's own directory,
+children/<key>/ (TensorBoard logs, epoch backups, the trained weights); the
+search's process alone writes everything else, so workers on other hosts
+need that directory's storage and nothing more.
 
 Example:
   store = SearchStore("/tmp/search")
@@ -54,7 +62,10 @@ class ChildRecord:
     accuracy: validation accuracy (final epoch); NaN when failed.
     params: trainable parameters of the child network.
     seconds: wall time of its training.
-    order: 0-based position among the search's finished children.
+    order: 0-based place in the search: after every earlier round's
+      children, by place in its round (as one worker would train them),
+      whatever order parallel workers finish them in. Ties in accuracy go to
+      the lower.
     reason: why it failed, if it did.
   """
   cell: str
@@ -119,18 +130,18 @@ class SearchStore:
   def saved_settings(self) -> dict[str, Any]:
     """The settings search.json holds ({} before the first run)."""
     path = self._path(_SETTINGS_FILE)
-    if not os.path.exists(path):
+    if not files.exists(path):
       return {}
     saved = _read_json(path)
     return saved.get("settings", {}) if isinstance(saved, dict) else {}
 
   def records(self) -> dict[search_space.Cell, ChildRecord]:
-    """Every finished child so far, by canonical cell, in finishing order."""
+    """Every finished child so far, by canonical cell, in `order`."""
     directory = self._path(_CHILDREN)
-    if not os.path.isdir(directory):
+    if not files.isdir(directory):
       return {}
     records = []
-    for name in os.listdir(directory):
+    for name in files.listdir(directory):
       if name.endswith(".json") and not name.startswith("."):
         path = os.path.join(directory, name)
         try:
@@ -149,7 +160,7 @@ class SearchStore:
     The record's cell and block count are set from `cell` (canonical).
     """
     path = self._path(_CHILDREN, f"{child_key(cell)}.json")
-    if os.path.exists(path):
+    if files.exists(path):
       raise StoreError(f"{path} exists: {cell} was trained already")
     cell = cell.canonical()
     record = dataclasses.replace(record, cell=str(cell),
@@ -169,7 +180,7 @@ class SearchStore:
   def load_round(self, b: int):
     """(cells, predictions) chosen for round b, or None if not chosen yet."""
     path = self._path(_ROUNDS, f"round_{b}.json")
-    if not os.path.exists(path):
+    if not files.exists(path):
       return None
     value = _read_json(path)
     try:

@@ -14,10 +14,10 @@ Example:
 import contextlib
 import dataclasses
 import gc
+import io
 import json
 import math
 import os
-import shutil
 import time
 from typing import Callable, Sequence
 
@@ -107,18 +107,20 @@ class EpochRecord(keras.callbacks.Callback):
 
   def resume(self, model: keras.Model) -> int:
     """Restores the last committed epoch, if any; returns epochs done."""
-    if not (self.keep_weights and os.path.exists(self.log_path)):
+    if not (self.keep_weights and files.exists(self.log_path)):
       return 0
-    with open(self.log_path) as stream:
+    with files.open_file(self.log_path) as stream:
       committed = json.load(stream)
     weights = self._weights_path(len(committed))
-    if not committed or not os.path.exists(weights):
+    if not committed or not files.exists(weights):
       return 0
     model.optimizer.build(model.trainable_variables)
     model.load_weights(weights)
     rng_path = self._rng_path(len(committed))
-    if os.path.exists(rng_path):
-      with np.load(rng_path) as saved:
+    if files.exists(rng_path):
+      with files.open_file(rng_path, "rb") as stream:
+        buffer = io.BytesIO(stream.read())
+      with np.load(buffer) as saved:
         for index, variable in enumerate(_rng_states(model)):
           variable.assign(saved[f"state_{index}"])
     self.epochs = committed
@@ -130,25 +132,28 @@ class EpochRecord(keras.callbacks.Callback):
     self.epochs.append({key: _finite_or_none(value)
                         for key, value in (logs or {}).items()})
     if self.keep_weights:
-      os.makedirs(self.backup_dir, exist_ok=True)
+      files.makedirs(self.backup_dir)
+      buffer = io.BytesIO()
+      np.savez(buffer, **{f"state_{index}": keras.ops.convert_to_numpy(v)
+                          for index, v in enumerate(_rng_states(self.model))})
       partial = os.path.join(self.backup_dir, "partial.rng.npz")
-      np.savez(partial, **{f"state_{index}": keras.ops.convert_to_numpy(v)
-                           for index, v in enumerate(_rng_states(self.model))})
-      os.replace(partial, self._rng_path(epoch + 1))
+      with files.open_file(partial, "wb") as stream:
+        stream.write(buffer.getvalue())
+      files.rename(partial, self._rng_path(epoch + 1))
       partial = os.path.join(self.backup_dir, "partial.weights.h5")
       self.model.save_weights(partial, overwrite=True)
-      os.replace(partial, self._weights_path(epoch + 1))
+      files.rename(partial, self._weights_path(epoch + 1))
     files.write_json_atomically(self.log_path, self.epochs)
     if self.keep_weights:
       keep = {os.path.basename(self._weights_path(epoch + 1)),
               os.path.basename(self._rng_path(epoch + 1))}
-      for name in os.listdir(self.backup_dir):
+      for name in files.listdir(self.backup_dir):
         if name not in keep:
-          os.remove(os.path.join(self.backup_dir, name))
+          files.remove(os.path.join(self.backup_dir, name))
 
   def discard_backup(self) -> None:
     """Removes the epoch backup (once the run's result is recorded)."""
-    shutil.rmtree(self.backup_dir, ignore_errors=True)
+    files.rmtree(self.backup_dir)
 
   def history(self) -> dict[str, list[float]]:
     """Every committed epoch's metrics, by name (nan where missing)."""
@@ -327,4 +332,4 @@ def save_weights_atomically(model: keras.Model, path: str) -> None:
   """Writes `model`'s weights to `path` (.weights.h5): whole or not at all."""
   partial = path.removesuffix(".weights.h5") + ".partial.weights.h5"
   model.save_weights(partial, overwrite=True)
-  os.replace(partial, path)
+  files.rename(partial, path)

@@ -9,6 +9,7 @@ from absl.testing import absltest
 import fake_search
 
 from pnas_tf import controller
+from pnas_tf import executors
 from pnas_tf import search_config
 from pnas_tf import search_store
 
@@ -37,7 +38,8 @@ class CompareSearchesTest(absltest.TestCase):
       run = controller.Collaborators(
           config=search_config.SearchConfig(max_blocks=3, beam_size=8,
                                             search_strategy=strategy),
-          store=store, evaluate=fake_search.SyntheticEvaluator(),
+          store=store, executor=executors.SerialExecutor(
+              fake_search.SyntheticEvaluator()),
           new_predictor=fake_search.LinearPredictor,
           load_predictor=fake_search.LinearPredictor.load)
       search = (controller.random_search if strategy == "random"

@@ -7,6 +7,7 @@ from absl.testing import parameterized
 import fake_search
 
 from pnas_tf import controller
+from pnas_tf import executors
 from pnas_tf import predictor_config
 from pnas_tf import predictors
 from pnas_tf import search_config
@@ -19,12 +20,13 @@ _Evaluator = fake_search.SyntheticEvaluator
 
 def _run(directory, evaluator, strategy="pnas", max_blocks=3, beam_size=16,
          seed=0, new_predictor=fake_search.LinearPredictor,
-         load_predictor=fake_search.LinearPredictor.load):
+         load_predictor=fake_search.LinearPredictor.load, executor=None):
   return controller.Collaborators(
       config=search_config.SearchConfig(
           max_blocks=max_blocks, beam_size=beam_size,
           search_strategy=strategy, seed=seed),
-      store=search_store.SearchStore(directory), evaluate=evaluator,
+      store=search_store.SearchStore(directory),
+      executor=executor or executors.SerialExecutor(evaluator),
       new_predictor=new_predictor, load_predictor=load_predictor)
 
 
@@ -91,6 +93,33 @@ class ProgressiveSearchTest(parameterized.TestCase):
     calls += evaluator.calls
     self.assertEqual(calls, uninterrupted.calls)
     self.assertEqual(ranking, expected)
+
+  @parameterized.parameters("pnas", "random")
+  def test_finishing_order_changes_nothing(self, strategy):
+    # Accuracies in steps of 0.02 tie often; children that finish in any
+    # order must still choose the same parents and train the same cells.
+    serial = _search(_run(self.create_tempdir().full_path,
+                          _Evaluator(step=0.02), strategy=strategy))
+    shuffled = _search(_run(
+        self.create_tempdir().full_path, None, strategy=strategy,
+        executor=fake_search.ShuffledExecutor(_Evaluator(step=0.02))))
+    self.assertGreater(len(serial), len({r.accuracy for r in serial}) + 50)
+    self.assertEqual(shuffled, serial)
+    self.assertEqual(sorted(r.order for r in shuffled),
+                     list(range(len(shuffled))))
+
+  def test_parallel_rounds_cut_short_resume_to_the_same_search(self):
+    expected = _search(_run(self.create_tempdir().full_path,
+                            _Evaluator(step=0.02)))
+    directory = self.create_tempdir().full_path
+    # Crashes in the middle of round 1, then of round 2 (136 + 16 + 16).
+    for seed, crash_after in ((1, 50), (2, 100)):
+      with self.assertRaises(KeyboardInterrupt):
+        _search(_run(directory, None, executor=fake_search.ShuffledExecutor(
+            _Evaluator(step=0.02), seed=seed, crash_after=crash_after)))
+    resumed = _search(_run(directory, None, executor=(
+        fake_search.ShuffledExecutor(_Evaluator(step=0.02), seed=3))))
+    self.assertEqual(resumed, expected)
 
   def test_real_predictor_round_trips_through_the_store(self):
     config = predictor_config.PredictorConfig(

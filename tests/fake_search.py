@@ -11,12 +11,21 @@ from pnas_tf import synthetic_accuracy
 
 
 class SyntheticEvaluator:
-  """Synthetic accuracy, counting calls; can fail after a number of calls."""
+  """Synthetic accuracy, counting calls; can fail after a number of calls.
 
-  def __init__(self, seed=0, crash_after=None):
+  With `step`, accuracies are rounded to multiples of it: many ties, as a
+  small validation set gives.
+  """
+
+  def __init__(self, seed=0, crash_after=None, step=None):
     self.truth = synthetic_accuracy.SyntheticAccuracy(seed=seed)
     self.calls = []
     self.crash_after = crash_after
+    self.step = step
+
+  def _accuracy(self, cell):
+    accuracy = self.truth(cell)
+    return round(accuracy / self.step) * self.step if self.step else accuracy
 
   def __call__(self, cell, child_dir):
     if self.crash_after is not None and len(self.calls) >= self.crash_after:
@@ -24,8 +33,32 @@ class SyntheticEvaluator:
     self.calls.append(cell)
     assert child_dir.endswith(search_store.child_key(cell))
     return search_store.ChildRecord(
-        cell="", num_blocks=0, status="ok", accuracy=self.truth(cell),
+        cell="", num_blocks=0, status="ok", accuracy=self._accuracy(cell),
         params=1000 * cell.num_blocks, seconds=1.0)
+
+
+class ShuffledExecutor:
+  """Like a pool of workers: each task's record comes back in a random
+  (seeded) order, after all of a round's tasks have been handed out. With
+  `crash_after`, the search is interrupted after that many results."""
+
+  def __init__(self, evaluate, seed=0, crash_after=None):
+    self.evaluate = evaluate
+    self.rng = np.random.default_rng(seed)
+    self.crash_after = crash_after
+    self.returned = 0
+
+  def run(self, tasks):
+    finished = [(task, self.evaluate(task.cell, task.directory))
+                for task in tasks]
+    for index in self.rng.permutation(len(finished)):
+      if self.returned == self.crash_after:
+        raise KeyboardInterrupt("injected crash")
+      self.returned += 1
+      yield finished[index]
+
+  def close(self):
+    pass
 
 
 class LinearPredictor:

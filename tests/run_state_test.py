@@ -6,6 +6,7 @@ import os
 
 from absl.testing import absltest
 
+from pnas_tf import files
 from pnas_tf import run_state
 
 
@@ -85,6 +86,32 @@ class LockTest(absltest.TestCase):
       holder.join(30)
     with run_state.exclusive_directory(directory, "a final training"):
       pass
+
+  def test_on_url_storage_a_lock_file_names_its_holder(self):
+    directory = "ram://run_state_test/lock"
+    lock = directory + "/" + run_state.LOCK_FILE
+    with run_state.exclusive_directory(directory, "a search"):
+      self.assertIn(f"pid {os.getpid()}", _read(lock))
+      with self.assertRaisesRegex(
+          run_state.RunStateError,
+          f"^a search holds {lock} \\(host .* pid {os.getpid()}\\); wait "
+          "for it, or if none runs \\(it crashed\\), delete that file$"):
+        with run_state.exclusive_directory(directory, "a search"):
+          pass
+    self.assertFalse(files.exists(lock))
+    # A crashed holder's file stays, and refuses, until deleted.
+    files.write_text_atomically(lock, "host elsewhere pid 1\n")
+    with self.assertRaisesRegex(run_state.RunStateError, "elsewhere pid 1"):
+      with run_state.exclusive_directory(directory, "a search"):
+        pass
+    files.remove(lock)
+    with run_state.exclusive_directory(directory, "a search"):
+      pass
+
+
+def _read(path):
+  with files.open_file(path) as stream:
+    return stream.read()
 
 
 if __name__ == "__main__":

@@ -98,16 +98,55 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
     with open(state) as stream:
       self.assertEqual(stream.read(), "{")
 
+  def test_a_search_on_url_storage_resumes_there(self):
+    # ram:// stands for gs:// and the like: every path through tf.io.gfile.
+    url = "ram://search_test/search"
+    gfile = tf.io.gfile
+    self.assertEqual(self._search(output_dir=url, max_blocks=1), 0)
+    records = sorted(name for name in gfile.listdir(url + "/children")
+                     if name.endswith(".json"))
+    self.assertLen(records, 3)
+    self.assertFalse(gfile.exists(url + "/.lock"))
+    self.assertTrue(gfile.exists(url + "/predictor/round_1/predictor.json"))
+    served = tf.saved_model.load(url + "/export/pnas_1/1")
+    self.assertIn("serving_bytes", served.signatures)
+    # A record lost, as if the search had been killed as the child finished:
+    # the child's own copy brings it back, and nothing trains again.
+    before = {name: _read(f"{url}/children/{name}") for name in records}
+    gfile.remove(f"{url}/children/{records[0]}")
+    self.assertEqual(self._search(output_dir=url, max_blocks=1), 0)
+    self.assertEqual({name: _read(f"{url}/children/{name}")
+                      for name in records}, before)
+    self.assertEqual(sorted(name.rstrip("/") for name in
+                            gfile.listdir(url + "/export/pnas_1")),
+                     ["1", "pnas_cell.json"])
+    self.assertEqual([name for name in gfile.listdir(url)
+                      if name.startswith(".tmp")], [])
+    self.assertFalse(os.path.exists(self.output_dir))
+
   @parameterized.parameters(
       (dict(beam_size=0), "^--beam_size must be >= 1, got 0$"),
       (dict(search_strategy="evolution"), "^--search_strategy must be one"),
       (dict(operations=["sep4x4"]), "^--operations: unknown operator"),
       (dict(predictor="gru"), "^--predictor must be one of"),
+      (dict(num_workers=2), "^--num_workers: the inprocess executor trains "
+       "one child at a time"),
+      (dict(executor="local", num_workers=-1),
+       "^--num_workers must be >= 0, got -1$"),
+      (dict(executor="ray", max_child_retries=-1),
+       "^--max_child_retries must be >= 0"),
+      (dict(executor="local", ray_address="auto"),
+       "^--ray_address is for --executor=ray only$"),
   )
   def test_bad_flags_fail_before_anything_is_written(self, overrides, message):
     with self.assertRaisesRegex(cli.UsageError, message):
       self._search(**overrides)
     self.assertFalse(os.path.exists(self.output_dir))
+
+
+def _read(path):
+  with tf.io.gfile.GFile(path) as stream:
+    return stream.read()
 
 
 if __name__ == "__main__":
