@@ -19,6 +19,9 @@ import sys
 import tempfile
 import time
 
+# Hides TensorFlow's C++ INFO logs, here and in every child process.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
 # The repository root, so that `python bench/<name>.py` finds pnas_tf.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -64,12 +67,13 @@ def main(argv):
   cells = search_space.initial_cells(
       ["sep3x3", "max3x3", "identity"])[:_CHILDREN.value]
   data = train_config.DataConfig(dataset="fashion_mnist", validation_size=1000,
-                                 num_train_examples=_NUM_TRAIN.value)
+                                 num_train_examples=_NUM_TRAIN.value,
+                                 batch_size=32)
   net = network_config.preset("cifar_search", num_classes=10, image_size=28,
                                image_channels=1, num_cells_per_stack=1,
                                filters=8)
   evaluate = child_evaluator.ChildEvaluator(
-      net, data, train_config.TrainConfig(epochs=_EPOCHS.value, batch_size=32,
+      net, data, train_config.TrainConfig(epochs=_EPOCHS.value,
                                           learning_rate=0.025))
   counts = [int(count) for count in _WORKERS.value]
   best = {count: float("inf") for count in counts}
