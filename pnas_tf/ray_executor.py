@@ -33,7 +33,8 @@ class RayUnavailableError(Exception):
   """Ray is not installed, or its cluster cannot be reached (one line)."""
 
 
-def _import_ray():
+def import_ray():
+  """The ray module; RayUnavailableError (one line) if not installed."""
   try:
     import ray  # pylint: disable=g-import-not-at-top
   except ImportError:
@@ -68,7 +69,7 @@ class RayExecutor:
     Raises:
       RayUnavailableError: without Ray, or when the cluster is unreachable.
     """
-    ray = self._ray = _import_ray()
+    ray = self._ray = import_ray()
     self._started_here = not ray.is_initialized()
     if self._started_here:
       options = dict(include_dashboard=False, log_to_driver=True,

@@ -151,6 +151,13 @@ def main(argv):
       settings.output_dir,
                                                  "export")
 
+  if executor_config.kind == "ray":
+    from pnas_tf import ray_executor  # pylint: disable=g-import-not-at-top
+    try:
+      ray_executor.import_ray()  # Ray missing: said before TensorFlow loads.
+    except ray_executor.RayUnavailableError as error:
+      raise cli.UsageError(str(error)) from None
+
   # TensorFlow loads only once the flags are known to be good.
   from pnas_tf import search_runner
   info, net = search_runner.dataset_and_network(settings)
