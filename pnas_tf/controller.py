@@ -208,7 +208,8 @@ def _train(run, b, cells, predicted, records, predictor) -> None:
   round_cells = list(dict.fromkeys(cells))
   # Numbered after every earlier round's children, by place in this round:
   # the same numbers whichever children a crash left untrained.
-  first = sum(1 for cell in records if cell not in set(round_cells))
+  in_round = set(round_cells)
+  first = sum(1 for cell in records if cell not in in_round)
   order = {cell: first + index for index, cell in enumerate(round_cells)}
   untrained = [cell for cell in round_cells if cell not in records]
   tasks = [executors.ChildTask(cell, run.store.child_directory(cell))
