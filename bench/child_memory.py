@@ -25,12 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app
 from absl import flags
 
-from pnas_tf import child_process
-from pnas_tf import child_trainer
-from pnas_tf import datasets
-from pnas_tf import network_config
-from pnas_tf import search_space
-from pnas_tf import train_config
+from pnas_tf.config import network_config
+from pnas_tf.config import train_config
+from pnas_tf.data import datasets
+from pnas_tf.nas import child_process
+from pnas_tf.space import search_space
+from pnas_tf.training import child_trainer
 
 _CHILDREN = flags.DEFINE_integer("children", 16, "Children to train.")
 _ISOLATE = flags.DEFINE_boolean("isolate", False,

@@ -30,11 +30,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pnas_tf import datasets
-from pnas_tf import network
-from pnas_tf import network_config
-from pnas_tf import search_space
-from pnas_tf import train_config
+from pnas_tf.config import network_config
+from pnas_tf.config import train_config
+from pnas_tf.data import datasets
+from pnas_tf.model import network
+from pnas_tf.space import search_space
 
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1024, "Images per epoch.")
 _EPOCHS = flags.DEFINE_integer("epochs", 3, "Epochs per run (first is warm-up).")

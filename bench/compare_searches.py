@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from pnas_tf import search_store
+from pnas_tf.nas import search_store
 
 _STEP = flags.DEFINE_integer("step", 10, "Rows every this many models.")
 

@@ -29,11 +29,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app
 from absl import flags
 
-from pnas_tf import child_evaluator
-from pnas_tf import executors
-from pnas_tf import network_config
-from pnas_tf import search_space
-from pnas_tf import train_config
+from pnas_tf.config import network_config
+from pnas_tf.config import train_config
+from pnas_tf.nas import child_evaluator
+from pnas_tf.nas import executors
+from pnas_tf.space import search_space
 # pylint: enable=g-import-not-at-top
 
 _CHILDREN = flags.DEFINE_integer("children", 6, "Children in the round.")

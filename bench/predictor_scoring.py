@@ -29,12 +29,12 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import numpy as np
 
-from pnas_tf import cell_encoding
-from pnas_tf import lstm_scoring
-from pnas_tf import predictor_config
-from pnas_tf import predictors
-from pnas_tf import search_space
-from pnas_tf import synthetic_accuracy
+from pnas_tf.config import predictor_config
+from pnas_tf.predictor import cell_encoding
+from pnas_tf.predictor import lstm_scoring
+from pnas_tf.predictor import predictors
+from pnas_tf.space import search_space
+from pnas_tf.testing import synthetic_accuracy
 
 _BEAM = flags.DEFINE_integer("beam_size", 256, "K: parents of the round.")
 _BLOCKS = flags.DEFINE_integer("parent_blocks", 4,

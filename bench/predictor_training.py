@@ -1,7 +1,7 @@
 r"""Benchmark: predictor quality and fitting time against epochs and batch size.
 
 The evidence for the predictor's default epochs and batch size (the paper
-gives neither). On the synthetic accuracy (pnas_tf/synthetic_accuracy.py),
+gives neither). On the synthetic accuracy (pnas_tf/testing/synthetic_accuracy.py),
 each predictor kind is fitted as the search fits it at b = 2: first on the 136
 one-block cells, then on those plus K two-block cells. It then ranks unseen
 three-block cells (the paper's measure: Spearman's rho between predicted and
@@ -27,10 +27,10 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import numpy as np
 
-from pnas_tf import predictor_config
-from pnas_tf import predictors
-from pnas_tf import search_space
-from pnas_tf import synthetic_accuracy
+from pnas_tf.config import predictor_config
+from pnas_tf.predictor import predictors
+from pnas_tf.space import search_space
+from pnas_tf.testing import synthetic_accuracy
 
 _KINDS = flags.DEFINE_list("kinds", ["lstm", "mlp"], "Predictor kinds.")
 _EPOCHS = flags.DEFINE_list("epochs", ["25", "50", "100", "200"],

@@ -29,11 +29,11 @@ from absl import flags
 import keras
 import numpy as np
 
-from pnas_tf import network
-from pnas_tf import network_config
-from pnas_tf import search_space
-from pnas_tf import train_config
-from pnas_tf import training_loop
+from pnas_tf.config import network_config
+from pnas_tf.config import train_config
+from pnas_tf.model import network
+from pnas_tf.space import search_space
+from pnas_tf.training import training_loop
 # pylint: enable=g-import-not-at-top
 
 # preset -> (batch measured, images per epoch, epochs of its protocol,

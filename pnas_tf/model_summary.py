@@ -21,9 +21,9 @@ import sys
 from absl import app
 from absl import flags
 
-from pnas_tf import cli
-from pnas_tf import network_config
-from pnas_tf import search_space
+from pnas_tf.cli import usage
+from pnas_tf.config import network_config
+from pnas_tf.space import search_space
 
 # NetworkConfig fields a flag of the same name may override.
 _OVERRIDABLE = {
@@ -54,14 +54,14 @@ def config_from_flags(values: flags.FlagValues) -> tuple[
   """The cell and network the flags describe.
 
   Raises:
-    cli.UsageError: naming the bad flag.
+    usage.UsageError: naming the bad flag.
   """
   try:
     cell = search_space.Cell.parse(values.cell)
   except ValueError as error:
-    raise cli.UsageError(f"--cell: {error}") from None
+    raise usage.UsageError(f"--cell: {error}") from None
   if values.preset not in network_config.PRESETS:
-    raise cli.UsageError(
+    raise usage.UsageError(
         f"--preset: unknown preset {values.preset!r}; known presets: "
         f"{', '.join(network_config.PRESETS)}")
   overrides = {field: values[field].value for field in _OVERRIDABLE
@@ -72,7 +72,7 @@ def config_from_flags(values: flags.FlagValues) -> tuple[
     config = network_config.preset(values.preset, **overrides)
   except ValueError as error:
     # NetworkConfig's messages start with the field, which is the flag's name.
-    raise cli.UsageError(f"--{error}") from None
+    raise usage.UsageError(f"--{error}") from None
   return cell, config
 
 
@@ -80,8 +80,8 @@ def summarize(cell: search_space.Cell, preset: str,
               config: network_config.NetworkConfig) -> dict:
   """Builds the network and describes it as a JSON-ready dict."""
   # Imported here so that bad flags are reported before TensorFlow loads.
-  from pnas_tf import cell as cell_lib  # pylint: disable=g-import-not-at-top
-  from pnas_tf import network  # pylint: disable=g-import-not-at-top
+  from pnas_tf.model import cell as cell_lib  # pylint: disable=g-import-not-at-top
+  from pnas_tf.model import network  # pylint: disable=g-import-not-at-top
 
   model = network.build_network(cell, config)
   cells = [{"name": layer.name, "filters": layer.filters,
@@ -105,7 +105,7 @@ def summarize(cell: search_space.Cell, preset: str,
 
 def main(argv):
   if len(argv) > 1:
-    raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   cell, config = config_from_flags(flags.FLAGS)
   json.dump(summarize(cell, flags.FLAGS.preset, config), sys.stdout, indent=2)
   sys.stdout.write("\n")
@@ -113,4 +113,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(cli.checked(main), flags_parser=cli.parse_flags)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)

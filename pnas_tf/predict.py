@@ -28,8 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from absl import app
 from absl import flags
 
-from pnas_tf import cli
-from pnas_tf import files
+from pnas_tf.cli import usage
+from pnas_tf.storage import files
 # pylint: enable=g-import-not-at-top
 
 FORMATS = ("text", "json")
@@ -52,7 +52,7 @@ def saved_model_directory(path: str) -> str:
   """`path` if it is a SavedModel, else its highest numbered version.
 
   Raises:
-    cli.UsageError: neither.
+    usage.UsageError: neither.
   """
   if os.path.exists(os.path.join(path, "saved_model.pb")):
     return path
@@ -60,7 +60,7 @@ def saved_model_directory(path: str) -> str:
     candidate = os.path.join(path, str(version))
     if os.path.exists(os.path.join(candidate, "saved_model.pb")):
       return candidate
-  raise cli.UsageError(f"--model: {path} is not a SavedModel nor a directory "
+  raise usage.UsageError(f"--model: {path} is not a SavedModel nor a directory "
                        "of numbered SavedModel versions")
 
 
@@ -74,9 +74,9 @@ def _read_images(paths: list[str]) -> list[bytes]:
         data = stream.read()
       tf.io.decode_image(data, expand_animations=False)
     except OSError as error:
-      raise cli.UsageError(f"{path}: {error.strerror}") from None
+      raise usage.UsageError(f"{path}: {error.strerror}") from None
     except tf.errors.InvalidArgumentError:
-      raise cli.UsageError(f"{path}: not a JPEG, PNG, GIF or BMP image"
+      raise usage.UsageError(f"{path}: not a JPEG, PNG, GIF or BMP image"
                            ) from None
     encoded.append(data)
   return encoded
@@ -100,24 +100,24 @@ def main(argv):
   values = flags.FLAGS
   paths = argv[1:]
   if not values.model:
-    raise cli.UsageError("--model is required")
+    raise usage.UsageError("--model is required")
   if not paths:
-    raise cli.UsageError("no image files given")
+    raise usage.UsageError("no image files given")
   if values.format not in FORMATS:
-    raise cli.UsageError(f"--format must be one of {', '.join(FORMATS)}, "
+    raise usage.UsageError(f"--format must be one of {', '.join(FORMATS)}, "
                          f"got {values.format!r}")
   if values.top_k < 1:
-    raise cli.UsageError(f"--top_k must be >= 1, got {values.top_k}")
+    raise usage.UsageError(f"--top_k must be >= 1, got {values.top_k}")
   model_dir = saved_model_directory(values.model)
 
   # TensorFlow loads only once the arguments are known to be good.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from pnas_tf import export  # pylint: disable=g-import-not-at-top
-  from pnas_tf import serving_rest  # pylint: disable=g-import-not-at-top
+  from pnas_tf.serving import export  # pylint: disable=g-import-not-at-top
+  from pnas_tf.serving import serving_rest  # pylint: disable=g-import-not-at-top
   encoded = _read_images(paths)
   served = tf.saved_model.load(model_dir)
   if export.BYTES_SIGNATURE not in served.signatures:
-    raise cli.UsageError(f"--model: {model_dir} has no "
+    raise usage.UsageError(f"--model: {model_dir} has no "
                          f"{export.BYTES_SIGNATURE} signature (exported by "
                          "an older pnas_tf?)")
   response = serving_rest.predict(served, serving_rest.bytes_request(encoded))
@@ -131,6 +131,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.enter_build_working_directory()
+  usage.enter_build_working_directory()
   define_flags()
-  app.run(cli.checked(main), flags_parser=cli.parse_flags)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)

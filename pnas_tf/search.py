@@ -32,14 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from absl import app
 from absl import flags
 
-from pnas_tf import child_flags
-from pnas_tf import cli
-from pnas_tf import executors
-from pnas_tf import files
-from pnas_tf import predictor_flags
-from pnas_tf import search_config
-from pnas_tf import search_space
-from pnas_tf import search_store
+from pnas_tf.cli import child_flags
+from pnas_tf.cli import predictor_flags
+from pnas_tf.cli import usage
+from pnas_tf.config import search_config
+from pnas_tf.nas import executors
+from pnas_tf.nas import search_store
+from pnas_tf.space import search_space
+from pnas_tf.storage import files
 # pylint: enable=g-import-not-at-top
 
 _DEFAULTS = search_config.SearchConfig()
@@ -97,7 +97,7 @@ def _checked(factory, **values):
   try:
     return factory(**values)
   except ValueError as error:
-    raise cli.UsageError(f"--{error}") from None
+    raise usage.UsageError(f"--{error}") from None
 
 
 def _meaning(values, settings) -> dict:
@@ -125,13 +125,13 @@ def _with_absolute_paths(settings: child_flags.ChildSettings
 def main(argv):
   """Runs the search; returns the exit status."""
   if len(argv) > 1:
-    raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = flags.FLAGS
   settings = _with_absolute_paths(child_flags.settings_from_flags(values))
   try:
     operations = search_space.check_operations(values.operations)
   except ValueError as error:
-    raise cli.UsageError(f"--operations: {error}") from None
+    raise usage.UsageError(f"--operations: {error}") from None
   config = _checked(
       search_config.SearchConfig, max_blocks=values.max_blocks,
       beam_size=values.beam_size, search_strategy=values.search_strategy,
@@ -152,14 +152,14 @@ def main(argv):
                                                  "export")
 
   if executor_config.kind == "ray":
-    from pnas_tf import ray_executor  # pylint: disable=g-import-not-at-top
+    from pnas_tf.nas import ray_executor  # pylint: disable=g-import-not-at-top
     try:
       ray_executor.import_ray()  # Ray missing: said before TensorFlow loads.
     except ray_executor.RayUnavailableError as error:
-      raise cli.UsageError(str(error)) from None
+      raise usage.UsageError(str(error)) from None
 
   # TensorFlow loads only once the flags are known to be good.
-  from pnas_tf import search_runner
+  from pnas_tf.nas import search_runner
   info, net = search_runner.dataset_and_network(settings)
   executor = search_runner.make_executor(executor_config, net, settings)
   try:
@@ -168,12 +168,12 @@ def main(argv):
       return search_runner.run(config, predictor_settings, settings, store,
                                export_dir, info, net, executor)
   except search_store.StoreError as error:
-    raise cli.UsageError(str(error)) from None
+    raise usage.UsageError(str(error)) from None
   finally:
     executor.close()
 
 
 if __name__ == "__main__":
-  cli.enter_build_working_directory()
+  usage.enter_build_working_directory()
   define_flags()
-  app.run(cli.checked(main), flags_parser=cli.parse_flags)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)

@@ -34,10 +34,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from absl import app
 from absl import flags
 
-from pnas_tf import child_flags
-from pnas_tf import cli
-from pnas_tf import files
-from pnas_tf import search_space
+from pnas_tf.cli import child_flags
+from pnas_tf.cli import usage
+from pnas_tf.space import search_space
+from pnas_tf.storage import files
 # pylint: enable=g-import-not-at-top
 
 RESULT_FILE = "result.json"
@@ -55,31 +55,31 @@ def define_flags() -> None:
 def main(argv):
   """Trains the child; returns the exit status (0 trained, 1 failed)."""
   if len(argv) > 1:
-    raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = flags.FLAGS
   if not values.cell:
-    raise cli.UsageError("--cell is required")
+    raise usage.UsageError("--cell is required")
   try:
     cell = search_space.Cell.parse(values.cell)
   except ValueError as error:
-    raise cli.UsageError(f"--cell: {error}") from None
+    raise usage.UsageError(f"--cell: {error}") from None
   settings = child_flags.settings_from_flags(values)
   result_path = os.path.join(settings.output_dir, RESULT_FILE)
   if os.path.exists(result_path):
-    raise cli.UsageError(
+    raise usage.UsageError(
         f"--output_dir {settings.output_dir} already holds a trained child "
         f"({RESULT_FILE}); choose another directory")
 
   # TensorFlow loads only once the flags are known to be good.
-  from pnas_tf import child_trainer
-  from pnas_tf import datasets
+  from pnas_tf.training import child_trainer
+  from pnas_tf.data import datasets
   try:
     data = datasets.load_search_data(settings.data)
   except datasets.DatasetUnavailableError as error:
-    raise cli.UsageError(f"--dataset: {error}") from None
+    raise usage.UsageError(f"--dataset: {error}") from None
   except ValueError as error:
     # Split sizes that do not fit; the message starts with the flag's name.
-    raise cli.UsageError(f"--{error}") from None
+    raise usage.UsageError(f"--{error}") from None
   net = child_flags.network_for(settings, data.info.num_classes,
                                 data.info.image_shape)
 
@@ -101,4 +101,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(cli.checked(main), flags_parser=cli.parse_flags)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)

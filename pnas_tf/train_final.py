@@ -44,14 +44,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from absl import app
 from absl import flags
 
-from pnas_tf import child_flags
-from pnas_tf import cli
-from pnas_tf import controller
-from pnas_tf import files
-from pnas_tf import network_config
-from pnas_tf import run_state
-from pnas_tf import search_space
-from pnas_tf import search_store
+from pnas_tf.cli import child_flags
+from pnas_tf.cli import usage
+from pnas_tf.config import network_config
+from pnas_tf.nas import controller
+from pnas_tf.nas import search_store
+from pnas_tf.space import search_space
+from pnas_tf.storage import files
+from pnas_tf.storage import run_state
 # pylint: enable=g-import-not-at-top
 
 RESULT_FILE = "result.json"
@@ -93,7 +93,7 @@ def cell_from_flag(text: str) -> search_space.Cell:
   """The cell --cell names (see the module docstring).
 
   Raises:
-    cli.UsageError: a malformed cell, or a search directory without a
+    usage.UsageError: a malformed cell, or a search directory without a
       trained cell of its B blocks.
   """
   if os.path.isdir(text):
@@ -102,22 +102,22 @@ def cell_from_flag(text: str) -> search_space.Cell:
       max_blocks = store.saved_settings().get("max_blocks")
       records = store.records()
     except search_store.StoreError as error:
-      raise cli.UsageError(f"--cell: {error}") from None
+      raise usage.UsageError(f"--cell: {error}") from None
     if max_blocks is None:
-      raise cli.UsageError(f"--cell: {text} is a directory but not a search's "
+      raise usage.UsageError(f"--cell: {text} is a directory but not a search's "
                            "output directory (it has no search.json)")
     best = next((record for record in controller.ranking(records)
                  if record.ok and record.num_blocks == max_blocks), None)
     if best is None:
-      raise cli.UsageError(f"--cell: the search in {text} has no trained "
+      raise usage.UsageError(f"--cell: the search in {text} has no trained "
                            f"{max_blocks}-block cell yet")
     return search_space.Cell.parse(best.cell)
   if os.sep in text:
-    raise cli.UsageError(f"--cell: no such search directory {text}")
+    raise usage.UsageError(f"--cell: no such search directory {text}")
   try:
     return search_space.Cell.parse(text)
   except ValueError as error:
-    raise cli.UsageError(f"--cell: {error}") from None
+    raise usage.UsageError(f"--cell: {error}") from None
 
 
 def _settings_record(cell, settings, values) -> dict:
@@ -134,17 +134,17 @@ def _settings_record(cell, settings, values) -> dict:
 def main(argv):
   """Trains, tests and exports; returns the exit status."""
   if len(argv) > 1:
-    raise cli.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = flags.FLAGS
   if not values.cell:
-    raise cli.UsageError("--cell is required")
+    raise usage.UsageError("--cell is required")
   cell = cell_from_flag(values.cell)
   settings = child_flags.settings_from_flags(values)
   if values.drop_path_keep_prob is not None:
     settings = child_flags.with_network_overrides(
         settings, drop_path_keep_prob=values.drop_path_keep_prob)
   if not values.model_name or os.sep in values.model_name:
-    raise cli.UsageError(f"--model_name must be a plain name, got "
+    raise usage.UsageError(f"--model_name must be a plain name, got "
                          f"{values.model_name!r}")
   net_shape = network_config.preset(settings.preset,
                                     **settings.network_overrides)
@@ -154,17 +154,17 @@ def main(argv):
         settings.data, image_size=net_shape.image_size))
   output_dir = settings.output_dir
   if os.path.exists(os.path.join(output_dir, RESULT_FILE)):
-    raise cli.UsageError(
+    raise usage.UsageError(
         f"--output_dir {output_dir} holds a finished final training "
         f"({RESULT_FILE}); choose another directory")
 
   # TensorFlow loads only once the flags are known to be good.
-  from pnas_tf import datasets
-  from pnas_tf import final_trainer
+  from pnas_tf.data import datasets
+  from pnas_tf.training import final_trainer
   try:
     data = datasets.load_final_data(settings.data, values.test_split)
   except datasets.DatasetUnavailableError as error:
-    raise cli.UsageError(f"--dataset: {error}") from None
+    raise usage.UsageError(f"--dataset: {error}") from None
   net = child_flags.network_for(settings, data.info.num_classes,
                                 data.info.image_shape)
   model_dir = os.path.join(values.export_dir
@@ -196,7 +196,7 @@ def main(argv):
                                   record)
       final_trainer.discard_backup(output_dir)
   except run_state.RunStateError as error:
-    raise cli.UsageError(str(error)) from None
+    raise usage.UsageError(str(error)) from None
   json.dump(record, sys.stdout, indent=2)
   sys.stdout.write("\n")
   return 0
@@ -209,7 +209,7 @@ def _export_path(output_dir: str, model_dir: str) -> str:
   complete) instead of exporting the same model again as a new version.
   """
   # pylint: disable=g-import-not-at-top
-  from pnas_tf import export
+  from pnas_tf.serving import export
   # pylint: enable=g-import-not-at-top
   marker = os.path.join(output_dir, EXPORT_FILE)
   if os.path.exists(marker):
@@ -220,6 +220,6 @@ def _export_path(output_dir: str, model_dir: str) -> str:
 
 
 if __name__ == "__main__":
-  cli.enter_build_working_directory()
+  usage.enter_build_working_directory()
   define_flags()
-  app.run(cli.checked(main), flags_parser=cli.parse_flags)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)

@@ -3,8 +3,8 @@
 from absl.testing import absltest
 import numpy as np
 
-from pnas_tf import cell_encoding
-from pnas_tf import search_space
+from pnas_tf.predictor import cell_encoding
+from pnas_tf.space import search_space
 
 Cell = search_space.Cell
 

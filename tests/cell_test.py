@@ -1,13 +1,13 @@
-"""Tests for pnas_tf.cell.PNASCell: inputs, strides, output, drop path, config."""
+"""Tests for pnas_tf.model.cell.PNASCell: inputs, strides, output, drop path, config."""
 
 from absl.testing import parameterized
 import keras
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import cell as cell_lib
-from pnas_tf import operators
-from pnas_tf import search_space
+from pnas_tf.model import cell as cell_lib
+from pnas_tf.model import operators
+from pnas_tf.space import search_space
 
 
 def build_cell(cell, filters, strides, shapes, keep=1.0):

@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.child_process: a child trained in a fresh process."""
+"""Tests for pnas_tf.nas.child_process: a child trained in a fresh process."""
 
 import multiprocessing
 import os
@@ -9,10 +9,10 @@ import time
 
 from absl.testing import absltest
 
-from pnas_tf import child_process
-from pnas_tf import network_config
-from pnas_tf import search_space
-from pnas_tf import train_config
+from pnas_tf.config import network_config
+from pnas_tf.config import train_config
+from pnas_tf.nas import child_process
+from pnas_tf.space import search_space
 
 # Real Fashion-MNIST from Debian's package (.ci/run installs it): tfds'
 # mock data lives in this process only and cannot reach a child process.
@@ -35,8 +35,8 @@ class ChildProcessTest(absltest.TestCase):
       self.assertTrue(os.path.exists(os.path.join(directory, "isolated",
                                                   "epochs.json")))
       # The same child in this process, from the same seeds: same result.
-      from pnas_tf import child_trainer  # pylint: disable=g-import-not-at-top
-      from pnas_tf import datasets  # pylint: disable=g-import-not-at-top
+      from pnas_tf.training import child_trainer  # pylint: disable=g-import-not-at-top
+      from pnas_tf.data import datasets  # pylint: disable=g-import-not-at-top
       here = child_trainer.train_and_evaluate(
           CELL, NET, datasets.load_search_data(DATA), config,
           os.path.join(directory, "here"))

@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.child_trainer on tiny networks and tfds mock data."""
+"""Tests for pnas_tf.training.child_trainer on tiny networks and tfds mock data."""
 
 import gc
 import json
@@ -11,11 +11,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from interruptions import StopAfterEpoch
-from pnas_tf import child_trainer
-from pnas_tf import datasets
-from pnas_tf import network_config
-from pnas_tf import search_space
-from pnas_tf import train_config
+from pnas_tf.config import network_config
+from pnas_tf.config import train_config
+from pnas_tf.data import datasets
+from pnas_tf.space import search_space
+from pnas_tf.training import child_trainer
 
 CELL = search_space.Cell.parse("sep3x3:0+max3x3:1,identity:2+avg3x3:0")
 NET = network_config.preset("cifar_search", filters=4, num_cells_per_stack=1)

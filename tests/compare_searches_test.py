@@ -8,10 +8,10 @@ import os
 from absl.testing import absltest
 import fake_search
 
-from pnas_tf import controller
-from pnas_tf import executors
-from pnas_tf import search_config
-from pnas_tf import search_store
+from pnas_tf.config import search_config
+from pnas_tf.nas import controller
+from pnas_tf.nas import executors
+from pnas_tf.nas import search_store
 
 _BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "bench", "compare_searches.py")

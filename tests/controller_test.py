@@ -6,13 +6,13 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import fake_search
 
-from pnas_tf import controller
-from pnas_tf import executors
-from pnas_tf import predictor_config
-from pnas_tf import predictors
-from pnas_tf import search_config
-from pnas_tf import search_space
-from pnas_tf import search_store
+from pnas_tf.config import predictor_config
+from pnas_tf.config import search_config
+from pnas_tf.nas import controller
+from pnas_tf.nas import executors
+from pnas_tf.nas import search_store
+from pnas_tf.predictor import predictors
+from pnas_tf.space import search_space
 
 
 _Evaluator = fake_search.SyntheticEvaluator

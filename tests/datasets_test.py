@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.datasets: splits, shapes, augmentation, determinism, errors."""
+"""Tests for pnas_tf.data.datasets: splits, shapes, augmentation, determinism, errors."""
 
 import tempfile
 
@@ -7,9 +7,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pnas_tf import datasets
-from pnas_tf import preprocessing
-from pnas_tf import train_config
+from pnas_tf.config import train_config
+from pnas_tf.data import datasets
+from pnas_tf.data import preprocessing
 
 DataConfig = train_config.DataConfig
 

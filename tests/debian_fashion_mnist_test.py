@@ -14,9 +14,9 @@ from absl.testing import absltest
 import numpy as np
 import tensorflow_datasets as tfds
 
-from pnas_tf import datasets
-from pnas_tf import debian_fashion_mnist
-from pnas_tf import train_config
+from pnas_tf.config import train_config
+from pnas_tf.data import datasets
+from pnas_tf.data import debian_fashion_mnist
 
 
 class DebianFashionMnistTest(absltest.TestCase):

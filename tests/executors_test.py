@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.executors: worker layouts, and children trained in
+"""Tests for pnas_tf.nas.executors: worker layouts, and children trained in
 parallel processes, retried when their process dies."""
 
 import multiprocessing
@@ -9,8 +9,8 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import fake_children
 
-from pnas_tf import executors
-from pnas_tf import search_space
+from pnas_tf.nas import executors
+from pnas_tf.space import search_space
 
 _CELLS = [search_space.Cell.parse(text) for text in (
     "sep3x3:0+max3x3:1", "sep5x5:0+identity:1", "max3x3:0+max3x3:1",

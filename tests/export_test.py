@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.export: the served model equals the Keras model."""
+"""Tests for pnas_tf.serving.export: the served model equals the Keras model."""
 
 import os
 import shutil
@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import export
-from pnas_tf import network
-from pnas_tf import network_config
-from pnas_tf import preprocessing
+from pnas_tf.config import network_config
+from pnas_tf.data import preprocessing
+from pnas_tf.model import network
+from pnas_tf.serving import export
 
 CELL = "sep3x3:0+avg3x3:1,identity:2+max3x3:0"
 NAMES = ("zero", "one", "two", "three", "four", "five", "six")

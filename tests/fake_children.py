@@ -8,7 +8,7 @@ import os
 import signal
 import time
 
-from pnas_tf import search_store
+from pnas_tf.nas import search_store
 
 
 def _record(cell, accuracy=0.5, reason=""):
@@ -131,5 +131,5 @@ def sleep_writing_pid(pid_file, seconds=300):
 def controller_with_a_child(pid_file):
   """Stands for a search's process: starts a ChildProcess, waits on it."""
   # pylint: disable=g-import-not-at-top
-  from pnas_tf import child_process
+  from pnas_tf.nas import child_process
   child_process.ChildProcess(sleep_writing_pid, (pid_file,)).result()

@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 
-from pnas_tf import cell_encoding
-from pnas_tf import search_store
-from pnas_tf import synthetic_accuracy
+from pnas_tf.nas import search_store
+from pnas_tf.predictor import cell_encoding
+from pnas_tf.testing import synthetic_accuracy
 
 
 class SyntheticEvaluator:

@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.files on local disk and at URLs (TensorFlow's ram://,
+"""Tests for pnas_tf.storage.files on local disk and at URLs (TensorFlow's ram://,
 standing for gs:// and the like)."""
 
 import os
@@ -7,7 +7,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import tensorflow as tf
 
-from pnas_tf import files
+from pnas_tf.storage import files
 
 
 class FilesTest(parameterized.TestCase):

@@ -7,10 +7,10 @@ from absl.testing import absltest
 from absl.testing import flagsaver
 from absl.testing import parameterized
 
-from pnas_tf import child_flags
-from pnas_tf import network_config
 from pnas_tf import search
 from pnas_tf import train_final
+from pnas_tf.cli import child_flags
+from pnas_tf.config import network_config
 
 search.define_flags()
 train_final.define_flags()

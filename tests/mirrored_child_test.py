@@ -21,8 +21,10 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import tensorflow_datasets as tfds
-from pnas_tf import (child_trainer, datasets, network_config, search_space,
-                     strategies, train_config)
+from pnas_tf.config import network_config, train_config
+from pnas_tf.data import datasets
+from pnas_tf.space import search_space
+from pnas_tf.training import child_trainer, strategies
 strategy = strategies.make_strategy("mirrored")
 with tfds.testing.mock_data(num_examples=32):
   data = datasets.load_search_data(

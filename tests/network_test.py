@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.network and pnas_tf.network_config: faithfulness to PNASNet-5."""
+"""Tests for pnas_tf.model.network and pnas_tf.config.network_config: faithfulness to PNASNet-5."""
 
 import pathlib
 import random
@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import cell as cell_lib
-from pnas_tf import network
-from pnas_tf import network_config
-from pnas_tf import operators
-from pnas_tf import search_space
+from pnas_tf.config import network_config
+from pnas_tf.model import cell as cell_lib
+from pnas_tf.model import network
+from pnas_tf.model import operators
+from pnas_tf.space import search_space
 from random_cells import random_cell
 
 # One 5-block cell that uses all 8 operators, reading inputs and blocks.

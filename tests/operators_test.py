@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.operators: shapes, parameter counts and behaviour of each operator."""
+"""Tests for pnas_tf.model.operators: shapes, parameter counts and behaviour of each operator."""
 
 import itertools
 
@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import operators
-from pnas_tf import search_space
+from pnas_tf.model import operators
+from pnas_tf.space import search_space
 
 _SETTINGS = operators.ConvSettings()
 
@@ -235,7 +235,7 @@ class ScheduledDropPathTest(tf.test.TestCase):
     self.assertBetween(float(keras.ops.mean(outputs == 0)), 0.005, 0.015)
 
   def test_set_progress_reaches_layers_nested_in_cells(self):
-    from pnas_tf import cell as cell_lib  # pylint: disable=g-import-not-at-top
+    from pnas_tf.model import cell as cell_lib  # pylint: disable=g-import-not-at-top
     inputs = keras.Input((8, 8, 4))
     outputs = cell_lib.PNASCell("sep3x3:0+identity:1,max3x3:2+avg3x3:0", 4,
                                 drop_path_keep_prob=0.7)([inputs])

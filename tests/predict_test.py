@@ -12,11 +12,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import cli
-from pnas_tf import export
-from pnas_tf import network
-from pnas_tf import network_config
 from pnas_tf import predict
+from pnas_tf.cli import usage
+from pnas_tf.config import network_config
+from pnas_tf.model import network
+from pnas_tf.serving import export
 
 predict.define_flags()
 
@@ -110,7 +110,7 @@ class PredictTest(tf.test.TestCase):
         (self.files, {"format": "xml"}, "^--format must be one of"),
     ):
       with self.subTest(message=message):
-        with self.assertRaisesRegex(cli.UsageError, message):
+        with self.assertRaisesRegex(usage.UsageError, message):
           self._run(paths, **overrides)
 
 

@@ -5,9 +5,9 @@ from absl.testing import absltest
 from absl.testing import flagsaver
 from absl.testing import parameterized
 
-from pnas_tf import cli
-from pnas_tf import predictor_config
-from pnas_tf import predictor_flags
+from pnas_tf.cli import predictor_flags
+from pnas_tf.cli import usage
+from pnas_tf.config import predictor_config
 
 
 predictor_flags.define_flags()
@@ -42,7 +42,7 @@ class PredictorFlagsTest(parameterized.TestCase):
        "^--predictor_ensemble_size must be >= 2"),
   )
   def test_bad_values_are_one_line_usage_errors(self, values, message):
-    with self.assertRaisesRegex(cli.UsageError, message):
+    with self.assertRaisesRegex(usage.UsageError, message):
       _config(**values)
 
 

@@ -7,11 +7,11 @@ from absl.testing import parameterized
 import keras
 import numpy as np
 
-from pnas_tf import cell_encoding
-from pnas_tf import lstm_scoring
-from pnas_tf import predictor_config
-from pnas_tf import predictor_models
-from pnas_tf import search_space
+from pnas_tf.config import predictor_config
+from pnas_tf.predictor import cell_encoding
+from pnas_tf.predictor import lstm_scoring
+from pnas_tf.predictor import predictor_models
+from pnas_tf.space import search_space
 
 
 def _config(kind, **overrides):

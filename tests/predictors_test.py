@@ -9,11 +9,11 @@ from absl.testing import parameterized
 import keras
 import numpy as np
 
-from pnas_tf import cell_encoding
-from pnas_tf import predictor_config
-from pnas_tf import predictors
-from pnas_tf import search_space
-from pnas_tf import synthetic_accuracy
+from pnas_tf.config import predictor_config
+from pnas_tf.predictor import cell_encoding
+from pnas_tf.predictor import predictors
+from pnas_tf.space import search_space
+from pnas_tf.testing import synthetic_accuracy
 
 _TRUTH = synthetic_accuracy.SyntheticAccuracy(seed=0)
 

@@ -1,10 +1,10 @@
-"""Tests for pnas_tf.preprocessing's ImageNet-style path (CIFAR's is in
+"""Tests for pnas_tf.data.preprocessing's ImageNet-style path (CIFAR's is in
 datasets_test)."""
 
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import preprocessing
+from pnas_tf.data import preprocessing
 
 
 class ResizedPreprocessingTest(tf.test.TestCase):

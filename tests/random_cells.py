@@ -2,7 +2,7 @@
 
 import random
 
-from pnas_tf import search_space
+from pnas_tf.space import search_space
 
 
 def random_cell(rng: random.Random, num_blocks: int,

@@ -4,7 +4,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from pnas_tf import rank_correlation
+from pnas_tf.predictor import rank_correlation
 
 
 class RankCorrelationTest(parameterized.TestCase):

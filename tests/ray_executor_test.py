@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.ray_executor on a local Ray cluster of 2 CPUs."""
+"""Tests for pnas_tf.nas.ray_executor on a local Ray cluster of 2 CPUs."""
 
 import os
 
@@ -7,9 +7,9 @@ import fake_children
 import ray
 import tiny_real_search
 
-from pnas_tf import executors
-from pnas_tf import ray_executor
-from pnas_tf import search_space
+from pnas_tf.nas import executors
+from pnas_tf.nas import ray_executor
+from pnas_tf.space import search_space
 
 _CELLS = [search_space.Cell.parse(text) for text in (
     "sep3x3:0+max3x3:1", "sep5x5:0+identity:1", "max3x3:0+max3x3:1")]

@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.run_state: one owner per directory, settings kept."""
+"""Tests for pnas_tf.storage.run_state: one owner per directory, settings kept."""
 
 import json
 import multiprocessing
@@ -6,8 +6,8 @@ import os
 
 from absl.testing import absltest
 
-from pnas_tf import files
-from pnas_tf import run_state
+from pnas_tf.storage import files
+from pnas_tf.storage import run_state
 
 
 def _hold_lock(directory, ready, release):

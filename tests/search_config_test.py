@@ -3,7 +3,7 @@
 from absl.testing import absltest
 from absl.testing import parameterized
 
-from pnas_tf import search_config
+from pnas_tf.config import search_config
 
 
 class SearchConfigTest(parameterized.TestCase):

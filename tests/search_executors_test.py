@@ -6,7 +6,7 @@ import os
 from absl.testing import absltest
 import tiny_real_search
 
-from pnas_tf import cli
+from pnas_tf.cli import usage
 
 
 class SearchExecutorsTest(absltest.TestCase):
@@ -19,7 +19,7 @@ class SearchExecutorsTest(absltest.TestCase):
     self.assertLen(expected, 5)
     output_dir = os.path.join(self.create_tempdir().full_path, "search")
     refused = tiny_real_search.run_without_ray(output_dir, "--executor=ray")
-    self.assertEqual(refused.returncode, cli.EXIT_USAGE)
+    self.assertEqual(refused.returncode, usage.EXIT_USAGE)
     self.assertIn("--executor=ray needs Ray: pip install -r "
                   "requirements-ray.txt", refused.stderr)
     self.assertFalse(os.path.exists(output_dir))

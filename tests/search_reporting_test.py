@@ -9,10 +9,10 @@ from absl.testing import absltest
 import numpy as np
 from tensorboard.backend.event_processing import event_accumulator
 
-from pnas_tf import controller
-from pnas_tf import search_reporting
-from pnas_tf import search_space
-from pnas_tf import search_store
+from pnas_tf.nas import controller
+from pnas_tf.nas import search_reporting
+from pnas_tf.nas import search_store
+from pnas_tf.space import search_space
 
 
 def _record(cell, accuracy, order, status="ok", seconds=1800.0):

@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.search_space: counts, string form, canonical form, errors."""
+"""Tests for pnas_tf.space.search_space: counts, string form, canonical form, errors."""
 
 import itertools
 import random
@@ -9,10 +9,10 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from pnas_tf import cell_counts
-from pnas_tf import search_space
-from pnas_tf.search_space import Block
-from pnas_tf.search_space import Cell
+from pnas_tf.space import cell_counts
+from pnas_tf.space import search_space
+from pnas_tf.space.search_space import Block
+from pnas_tf.space.search_space import Cell
 from random_cells import random_cell
 
 _SEED = 1234
@@ -311,8 +311,8 @@ class ValuesTest(absltest.TestCase):
     self.assertEqual(cell.token_ids(), [(0, 1, 0, 7), (2, 0, 4, 1)])
 
   def test_module_does_not_import_tensorflow(self):
-    code = ("import sys, pnas_tf.search_space, pnas_tf.cell_counts, "
-            "pnas_tf.network_config; "
+    code = ("import sys, pnas_tf.space.search_space, pnas_tf.space.cell_counts, "
+            "pnas_tf.config.network_config; "
             "sys.exit(int(any(m in sys.modules for m in "
             "('tensorflow', 'keras', 'numpy'))))")
     self.assertEqual(subprocess.run([sys.executable, "-c", code]).returncode, 0)

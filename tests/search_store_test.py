@@ -6,8 +6,8 @@ import os
 
 from absl.testing import absltest
 
-from pnas_tf import search_space
-from pnas_tf import search_store
+from pnas_tf.nas import search_store
+from pnas_tf.space import search_space
 
 Cell = search_space.Cell
 

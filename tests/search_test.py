@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pnas_tf import cli
 from pnas_tf import search
+from pnas_tf.cli import usage
 
 search.define_flags()
 
@@ -85,14 +85,14 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
   def _check_refusals(self):
     """Reruns that must be refused, on the finished search's directory."""
     with self.assertRaisesRegex(
-        cli.UsageError, "other settings: --epochs=1 before, 2 now; "
+        usage.UsageError, "other settings: --epochs=1 before, 2 now; "
         "--filters=4 before, 8 now"):
       self._search(epochs=2, filters=8)
     state = os.path.join(self.output_dir, "predictor", "round_1",
                          "predictor.json")
     with open(state, "w") as stream:
       stream.write("{")
-    with self.assertRaisesRegex(cli.UsageError,
+    with self.assertRaisesRegex(usage.UsageError,
                                 "predictor.json is corrupt.*remove that"):
       self._search(max_blocks=3)
     with open(state) as stream:
@@ -139,7 +139,7 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
        "^--ray_address is for --executor=ray only$"),
   )
   def test_bad_flags_fail_before_anything_is_written(self, overrides, message):
-    with self.assertRaisesRegex(cli.UsageError, message):
+    with self.assertRaisesRegex(usage.UsageError, message):
       self._search(**overrides)
     self.assertFalse(os.path.exists(self.output_dir))
 

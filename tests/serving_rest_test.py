@@ -1,4 +1,4 @@
-"""Tests for pnas_tf.serving_rest: REST requests answered as documented."""
+"""Tests for pnas_tf.serving.serving_rest: REST requests answered as documented."""
 
 import base64
 import json
@@ -10,10 +10,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pnas_tf import export
-from pnas_tf import network
-from pnas_tf import network_config
-from pnas_tf import serving_rest
+from pnas_tf.config import network_config
+from pnas_tf.model import network
+from pnas_tf.serving import export
+from pnas_tf.serving import serving_rest
 
 NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress")
 

@@ -4,8 +4,8 @@ import random
 
 from absl.testing import absltest
 
-from pnas_tf import search_space
-from pnas_tf import synthetic_accuracy
+from pnas_tf.space import search_space
+from pnas_tf.testing import synthetic_accuracy
 from random_cells import random_cell
 
 

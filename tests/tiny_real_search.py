@@ -15,7 +15,7 @@ import sys
 from absl.testing import flagsaver
 
 from pnas_tf import search
-from pnas_tf import search_store
+from pnas_tf.nas import search_store
 
 search.define_flags()
 

@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pnas_tf import cli
 from pnas_tf import train_child
+from pnas_tf.cli import usage
 
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
 train_child.define_flags()
@@ -54,7 +54,7 @@ class TrainChildMainTest(tf.test.TestCase, parameterized.TestCase):
     with open(result_path, "w") as f:
       f.write("{}")
     with flagsaver.flagsaver(output_dir=self.output_dir, **_TINY):
-      with self.assertRaisesRegex(cli.UsageError, "already holds a trained"):
+      with self.assertRaisesRegex(usage.UsageError, "already holds a trained"):
         train_child.main(["train_child"])
     with open(result_path) as f:
       self.assertEqual(f.read(), "{}")
@@ -76,7 +76,7 @@ class TrainChildMainTest(tf.test.TestCase, parameterized.TestCase):
     with flagsaver.flagsaver(output_dir=self.output_dir,
                              **{**_TINY, **overrides}):
       with tfds.testing.mock_data(num_examples=24):
-        with self.assertRaisesRegex(cli.UsageError, message):
+        with self.assertRaisesRegex(usage.UsageError, message):
           train_child.main(["train_child"])
     self.assertFalse(os.path.exists(self.output_dir))
 

@@ -12,16 +12,16 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from interruptions import CountEpochs, StopAfterEpoch
-from pnas_tf import cli
-from pnas_tf import datasets
-from pnas_tf import export
-from pnas_tf import files
-from pnas_tf import final_trainer
-from pnas_tf import network_config
-from pnas_tf import search_space
-from pnas_tf import search_store
-from pnas_tf import train_config
 from pnas_tf import train_final
+from pnas_tf.cli import usage
+from pnas_tf.config import network_config
+from pnas_tf.config import train_config
+from pnas_tf.data import datasets
+from pnas_tf.nas import search_store
+from pnas_tf.serving import export
+from pnas_tf.space import search_space
+from pnas_tf.storage import files
+from pnas_tf.training import final_trainer
 
 train_final.define_flags()
 
@@ -125,7 +125,7 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
     self.assertCountEqual(served.signatures,
                           [export.DEFAULT_SIGNATURE, export.BYTES_SIGNATURE])
     # Finished: the same command is refused and nothing is touched.
-    with self.assertRaisesRegex(cli.UsageError,
+    with self.assertRaisesRegex(usage.UsageError,
                                 "holds a finished final training"):
       self._main(cell="PNASNet-5")
     self.assertEqual(os.listdir(os.path.join(self.output_dir, "export",
@@ -215,7 +215,7 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
     settings_file = os.path.join(self.output_dir, train_final.SETTINGS_FILE)
     with open(settings_file, "w") as stream:
       json.dump(saved, stream)
-    with self.assertRaisesRegex(cli.UsageError,
+    with self.assertRaisesRegex(usage.UsageError,
                                 "other settings: .*--epochs=600 before, 1 now"):
       self._main(cell="sep3x3:0+sep3x3:0")
     self.assertEqual(sorted(os.listdir(self.output_dir)),
@@ -231,14 +231,14 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
       (dict(cell="PNASNet-5", model_name="a/b"), "^--model_name must be"),
   )
   def test_bad_flags_fail_before_anything_is_written(self, overrides, message):
-    with self.assertRaisesRegex(cli.UsageError, message):
+    with self.assertRaisesRegex(usage.UsageError, message):
       self._main(**overrides)
     self.assertFalse(os.path.exists(self.output_dir))
 
   def test_a_directory_that_is_not_a_search_is_refused(self):
-    with self.assertRaisesRegex(cli.UsageError, "not a search's output"):
+    with self.assertRaisesRegex(usage.UsageError, "not a search's output"):
       train_final.cell_from_flag(self.create_tempdir().full_path)
-    with self.assertRaisesRegex(cli.UsageError,
+    with self.assertRaisesRegex(usage.UsageError,
                                 "^--cell: no such search directory /tmp/x1$"):
       train_final.cell_from_flag("/tmp/x1")
 

@@ -1,0 +1,1 @@
+"""What the binaries share: one-line usage errors and the flags they define."""

@@ -1,0 +1,1 @@
+"""Typed, frozen settings (network, data, training, predictor, search). No TensorFlow."""

@@ -1,0 +1,1 @@
+"""Input pipelines: tfds datasets, per-image preprocessing, dataset builders."""

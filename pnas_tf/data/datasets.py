@@ -1,0 +1,362 @@
+"""The input pipeline: tfds image datasets, split and augmented as in the paper.
+
+Any tfds dataset with an image and a class-label feature works: cifar10 (the
+paper's), fashion_mnist (offline from Debian's files when tfds' own data is not
+there), and others by name. The search holds out the last `validation_size`
+training examples for validation (PAPER.md: 5,000 of CIFAR-10's 50,000); the
+test split is only for final evaluation (load_final_data). Training examples
+are standardized per image, padded by 4, randomly cropped back and randomly
+flipped left-right; with DataConfig.image_size (the ImageNet presets), images
+of any size get ImageNet-style random crops resized to that size instead, and
+evaluation sees their central crop (preprocessing.py). Builders are found by
+dataset_builders.py.
+
+Example:
+  data = load_search_data(
+      train_config.DataConfig(dataset="fashion_mnist", batch_size=64))
+  model.fit(data.train(0, 3), steps_per_epoch=data.steps_per_epoch, epochs=3,
+            validation_data=data.validation)
+"""
+
+import dataclasses
+import functools
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from pnas_tf.config import train_config
+from pnas_tf.data import dataset_builders
+from pnas_tf.data import preprocessing
+
+# Examples are shuffled within blocks of this many (one block holds all of
+# CIFAR-10's training split), in memory as one batch while an epoch starts.
+_SHUFFLE_BLOCK = 50_000
+# Images of varying size are shuffled through a buffer of this many instead.
+_SHUFFLE_BUFFER = 10_000
+
+# Defined with the builders; most callers meet them here.
+DatasetUnavailableError = dataset_builders.DatasetUnavailableError
+get_builder = dataset_builders.get_builder
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """What a network needs to know about its data, read from tfds' info."""
+  name: str
+  num_classes: int
+  image_shape: tuple[int, int, int]
+  class_names: tuple[str, ...]
+  train_split: str
+  validation_split: str
+  # Example counts of the two splits, when tfds knows the split sizes.
+  num_train_examples: int | None = None
+  num_validation_examples: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+  """Training epochs on demand, from examples decoded once.
+
+  Attributes:
+    config: the data settings.
+    info: what the data is.
+    train_examples: the decoded training examples, cached in memory on
+      first use and shared by every child.
+    num_train_examples: examples in one training epoch.
+  """
+  config: train_config.DataConfig
+  info: DatasetInfo
+  train_examples: tf.data.Dataset
+  num_train_examples: int
+
+  @property
+  def batch_size(self) -> int:
+    return self.config.batch_size
+
+  @property
+  def steps_per_epoch(self) -> int:
+    return -(-self.num_train_examples // self.config.batch_size)
+
+  def train(self, first_epoch: int = 0, num_epochs: int = 1) -> tf.data.Dataset:
+    """Training batches of the given epochs (see training_dataset)."""
+    return training_dataset(self.train_examples, self.config, first_epoch,
+                            num_epochs)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchData(TrainingData):
+  """The data of a search: training epochs, and validation batches.
+
+  Attributes:
+    validation: batched, standardized validation examples in a fixed order
+      (info.validation_split, held out from the training split).
+  """
+  validation: tf.data.Dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class FinalData(TrainingData):
+  """The data of final training: the training split, and the test split.
+
+  Attributes:
+    test: batched, standardized examples of info.validation_split (here the
+      test split) in a fixed order.
+  """
+  test: tf.data.Dataset
+
+
+def split_names(config: train_config.DataConfig,
+                train_size: int | None) -> tuple[str, str]:
+  """tfds split strings (training, validation) for the search.
+
+  Args:
+    config: the data settings.
+    train_size: examples in the dataset's train split, if known.
+
+  Returns:
+    e.g. ("train[:45000]", "train[45000:]") for CIFAR-10's defaults, or
+    ("train[:-5000]", "train[-5000:]") when the size is unknown.
+
+  Raises:
+    ValueError: when the held-out and training examples do not fit.
+  """
+  validation = config.validation_size
+  if validation < 1:
+    if train_size is None:
+      percent = validation * 100
+      if percent != int(percent):
+        raise ValueError(
+            f"validation_size {validation} is not a whole percent, which tfds "
+            "slicing needs when the split size is unknown")
+      return f"train[:-{int(percent)}%]", f"train[-{int(percent)}%:]"
+    validation = round(validation * train_size)
+  validation = int(validation)
+  if train_size is None:
+    limit = (str(config.num_train_examples) if config.num_train_examples
+             else f"-{validation}")
+    return f"train[:{limit}]", f"train[-{validation}:]"
+  available = train_size - validation
+  if validation < 1 or available < 1:
+    raise ValueError(
+        f"validation_size {config.validation_size} leaves {available} of "
+        f"{train_size} training examples")
+  if config.num_train_examples > available:
+    raise ValueError(
+        f"num_train_examples {config.num_train_examples} exceeds the "
+        f"{available} training examples left after holding out {validation}")
+  train_end = config.num_train_examples or available
+  return f"train[:{train_end}]", f"train[{available}:]"
+
+
+def dataset_info(builder: tfds.core.DatasetBuilder,
+                 config: train_config.DataConfig,
+                 split_pair: tuple[str, str] | None = None) -> DatasetInfo:
+  """What `config`'s data is, from the builder's tfds info.
+
+  Args:
+    builder: the prepared builder.
+    config: the data settings.
+    split_pair: (training, held-out) tfds split strings; by default the
+      search's (split_names).
+  """
+  image_key, label_key = builder.info.supervised_keys
+  features = builder.info.features
+  splits = builder.info.splits
+  train_size = splits["train"].num_examples if "train" in splits else None
+  train_split, validation_split = split_pair or split_names(config,
+                                                            train_size)
+
+  def size(split):
+    return splits[split].num_examples if train_size is not None else None
+
+  image_shape = tuple(features[image_key].shape)
+  if config.image_size:
+    image_shape = (config.image_size, config.image_size, image_shape[-1])
+  elif None in image_shape:
+    raise DatasetUnavailableError(
+        f"dataset {config.dataset!r} has images of varying size "
+        f"{image_shape}: they need resizing to the network's size, which "
+        "the ImageNet presets do (--preset=imagenet_mobile or "
+        "imagenet_large)")
+  return DatasetInfo(
+      name=config.dataset,
+      num_classes=features[label_key].num_classes,
+      image_shape=image_shape,
+      class_names=tuple(features[label_key].names),
+      train_split=train_split,
+      validation_split=validation_split,
+      num_train_examples=size(train_split),
+      num_validation_examples=size(validation_split))
+
+
+def _read(builder, split: str) -> tf.data.Dataset:
+  read_config = tfds.ReadConfig(try_autocache=False)
+  return builder.as_dataset(split=split, as_supervised=True,
+                            shuffle_files=False, read_config=read_config)
+
+
+def training_dataset(examples: tf.data.Dataset,
+                     config: train_config.DataConfig, first_epoch: int = 0,
+                     num_epochs: int = 1) -> tf.data.Dataset:
+  """Epochs first_epoch .. first_epoch + num_epochs - 1 of augmented batches.
+
+  Epoch k is shuffled and augmented with seeds made from (config.seed, k)
+  alone, so it is the same batches whether training started at epoch 0 or
+  resumed at k, and whichever child of a search trains on it. Images of one
+  fixed shape are shuffled within consecutive blocks of 50,000 (a whole
+  CIFAR-10 split); images of varying size through a 10,000-example buffer,
+  seeded by (config.seed, k) and TensorFlow's global seed (which every run
+  sets from its seed).
+
+  Args:
+    examples: decoded (uint8 image, label) pairs, e.g. cached_examples().
+    config: batch size, seed and flips.
+    first_epoch: the first epoch to produce.
+    num_epochs: how many epochs, one after another.
+
+  Returns:
+    Batches of (float32 images, int64 labels); an epoch's last batch may be
+    smaller.
+  """
+  base_seed = tf.constant([config.seed, 0], tf.int64)
+
+  def shuffle_block(block_index, block, epoch_seed):
+    images, labels = block
+    order = tf.random.experimental.stateless_shuffle(
+        tf.range(tf.shape(labels)[0]),
+        seed=tf.random.experimental.stateless_fold_in(epoch_seed, block_index))
+    return tf.gather(images, order), tf.gather(labels, order)
+
+  def augment(index, example, epoch_seed):
+    example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
+    if config.image_size:
+      return preprocessing.random_crop_resize_flip(
+          *example, example_seed, config.image_size, config.random_flip)
+    return preprocessing.pad_crop_flip(*example, example_seed,
+                                       config.random_flip)
+
+  fixed_shape = examples.element_spec[0].shape.is_fully_defined()
+
+  def one_epoch(epoch):
+    # Fixed-shape images: stateless throughout, so the same (seed, epoch)
+    # gives the same batches whatever TensorFlow's global seed or how often
+    # this was iterated.
+    epoch_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
+    if fixed_shape:
+      shuffled = examples.batch(_SHUFFLE_BLOCK).enumerate().map(
+          lambda index, block: shuffle_block(index, block, epoch_seed)
+      ).unbatch()
+    else:
+      # Images of varying size (ImageNet) do not batch before resizing: a
+      # shuffle buffer, seeded by (seed, epoch) through a Python int (it
+      # takes no tensor seed inside a tf.function).
+      shuffled = examples.shuffle(
+          _SHUFFLE_BUFFER, seed=(config.seed * 1_000_003 + epoch) % 2**31,
+          reshuffle_each_iteration=False)
+    augmented = shuffled.enumerate().map(
+        lambda index, example: augment(index, example, epoch_seed),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return augmented.batch(config.batch_size)
+
+  if fixed_shape:
+    epochs = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs)
+    return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+  epochs = [one_epoch(epoch)
+            for epoch in range(first_epoch, first_epoch + num_epochs)]
+  return functools.reduce(tf.data.Dataset.concatenate,
+                          epochs).prefetch(tf.data.AUTOTUNE)
+
+
+def _decoded(builder, split: str) -> tf.data.Dataset:
+  """The split's (image, label) pairs; kept in memory when images are small.
+
+  Images of one fixed shape (CIFAR-10, Fashion-MNIST) are cached decoded on
+  first use; images of varying size (ImageNet) are read from disk each time.
+  """
+  dataset = _read(builder, split)
+  if dataset.element_spec[0].shape.is_fully_defined():
+    dataset = dataset.cache()
+  return dataset
+
+
+def evaluation_dataset(builder, split: str, batch_size: int,
+                       image_size: int = 0) -> tf.data.Dataset:
+  """Standardized (central-cropped and resized to image_size, if given),
+  batched examples in a fixed order."""
+  if image_size:
+    def preprocess(image, label):
+      return preprocessing.central_crop_resize(image, image_size), label
+  else:
+    def preprocess(image, label):
+      return preprocessing.standardize(image), label
+  dataset = _decoded(builder, split).map(
+      preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_search_data(config: train_config.DataConfig) -> SearchData:
+  """The training and validation data of a search (no test split).
+
+  Raises:
+    DatasetUnavailableError: see get_builder.
+    ValueError: when the split sizes do not fit the dataset.
+  """
+  builder = get_builder(config)
+  info = dataset_info(builder, config)
+  examples = _decoded(builder, info.train_split)
+  return SearchData(
+      config=config, info=info, train_examples=examples,
+      validation=evaluation_dataset(builder, info.validation_split,
+                                    config.batch_size, config.image_size),
+      num_train_examples=_count(examples, info.num_train_examples))
+
+
+def _count(examples: tf.data.Dataset, known: int | None) -> int:
+  if known is not None:
+    return known
+  # tfds does not know the split sizes (mock data): count once.
+  return int(examples.reduce(0, lambda count, _: count + 1))
+
+
+def require_labels(examples: tf.data.Dataset, dataset: str,
+                   split: str) -> None:
+  """Refuses a split whose first example has no label (tfds writes -1).
+
+  Raises:
+    DatasetUnavailableError: naming the split and the flag that picks it.
+  """
+  for _, label in examples.take(1):
+    if int(label) < 0:
+      raise DatasetUnavailableError(
+          f"split {split!r} of {dataset!r} has no labels (they are "
+          f"{int(label)}): choose a labelled one with --test_split, e.g. "
+          "validation")
+
+
+def load_final_data(config: train_config.DataConfig,
+                    test_split: str = "test") -> FinalData:
+  """The data of final training: all of the train split, and `test_split`.
+
+  config.num_train_examples > 0 trains on the first M examples only (a
+  scaled-down run); config.validation_size is not used.
+
+  Raises:
+    DatasetUnavailableError: see get_builder; or no such test split, or one
+      without labels.
+  """
+  builder = get_builder(config)
+  splits = builder.info.splits
+  if splits and test_split.split("[")[0] not in splits:
+    raise DatasetUnavailableError(
+        f"dataset {config.dataset!r} has no split {test_split!r} (it has "
+        f"{', '.join(sorted(splits))}): choose one with --test_split")
+  train_split = (f"train[:{config.num_train_examples}]"
+                 if config.num_train_examples else "train")
+  require_labels(_read(builder, test_split), config.dataset, test_split)
+  info = dataset_info(builder, config, (train_split, test_split))
+  examples = _decoded(builder, train_split)
+  return FinalData(
+      config=config, info=info, train_examples=examples,
+      num_train_examples=_count(examples, info.num_train_examples),
+      test=evaluation_dataset(builder, test_split, config.batch_size,
+                              config.image_size))

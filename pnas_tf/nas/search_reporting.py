@@ -1,0 +1,198 @@
+"""What a user sees of a running search: progress lines and TensorBoard.
+
+`LogReporter` logs a line per finished child: round, children done of the
+round and of the whole search, the child's accuracy, the best so far and an
+estimate of the time left. `TensorBoardReporter` writes, under
+<output_dir>/tensorboard:
+  search/    per round: best, mean and median validation accuracy of the
+             round's children; the predictor's Spearman rho (and Kendall tau)
+             between its predictions for the round and the true accuracies
+             (the paper's measure) and on the cells it was fitted on; models
+             trained so far; child-training hours; and a predicted-vs-true
+             scatter plot as an image;
+  children/<key>/  one HParams session per child (cell, blocks, accuracy,
+             parameters).
+
+`write_ranking` writes the ranking of every trained cell as summary.csv and
+summary.json.
+
+Example:
+  reporter = Reporters([LogReporter(), TensorBoardReporter("/tmp/s/tb")])
+"""
+
+import csv
+import io
+import math
+import os
+from typing import Sequence
+
+from absl import logging
+import numpy as np
+
+from pnas_tf.nas import controller
+from pnas_tf.nas import search_store
+from pnas_tf.predictor import rank_correlation
+from pnas_tf.space import search_space
+from pnas_tf.storage import files
+
+
+class Reporters:
+  """Passes every event to each of several reporters."""
+
+  def __init__(self, reporters: Sequence[controller.Reporter]):
+    self.reporters = list(reporters)
+
+  def child_finished(self, record, progress):
+    for reporter in self.reporters:
+      reporter.child_finished(record, progress)
+
+  def round_finished(self, summary):
+    for reporter in self.reporters:
+      reporter.round_finished(summary)
+
+
+def _duration(seconds: float) -> str:
+  if not math.isfinite(seconds):
+    return "unknown"
+  minutes = int(round(seconds / 60))
+  return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else (
+      f"{minutes}m" if minutes else f"{int(seconds)}s")
+
+
+class LogReporter:
+  """Progress lines through absl logging."""
+
+  def child_finished(self, record, progress):
+    best = progress.best
+    logging.info(
+        "round %d: child %d/%d (search %d/%d) %s %s | best %.4f %s | "
+        "ETA %s", progress.round, progress.done_in_round,
+        progress.round_size, progress.done_total, progress.budget,
+        f"{record.accuracy:.4f}" if record.ok else f"failed ({record.reason})",
+        record.cell, best.accuracy if best else math.nan,
+        best.cell if best else "-", _duration(progress.seconds_left))
+
+  def round_finished(self, summary):
+    accuracies = [r.accuracy for r in summary.records if r.ok]
+    logging.info("round %d done: %d children, best %.4f, mean %.4f",
+                 summary.round, len(summary.records),
+                 max(accuracies, default=math.nan),
+                 float(np.mean(accuracies)) if accuracies else math.nan)
+
+
+def round_statistics(summary: controller.RoundSummary) -> dict[str, float]:
+  """The per-round scalars TensorBoard shows (NaN where not defined)."""
+  ok = [r for r in summary.records if r.ok]
+  accuracies = np.array([r.accuracy for r in ok])
+  stats = {
+      "accuracy/best": float(accuracies.max()) if ok else math.nan,
+      "accuracy/mean": float(accuracies.mean()) if ok else math.nan,
+      "accuracy/median": float(np.median(accuracies)) if ok else math.nan,
+      "models_trained": float(len(summary.all_records)),
+      "child_training_hours": sum(r.seconds for r in summary.all_records)
+                              / 3600.0,
+      "predictor/spearman_new_round": math.nan,
+      "predictor/kendall_new_round": math.nan,
+      "predictor/spearman_training_set": math.nan,
+  }
+  if summary.predicted and ok:
+    pairs = [(p, r.accuracy) for p, r in zip(summary.predicted,
+                                             summary.records) if r.ok]
+    predicted, true = zip(*pairs)
+    stats["predictor/spearman_new_round"] = rank_correlation.spearman(
+        predicted, true)
+    stats["predictor/kendall_new_round"] = rank_correlation.kendall_tau(
+        predicted, true)
+  if summary.predictor is not None:
+    new = {r.cell for r in summary.records}
+    seen = [r for r in summary.all_records if r.ok and r.cell not in new]
+    if len(seen) > 1:
+      cells = [search_space.Cell.parse(r.cell) for r in seen]
+      stats["predictor/spearman_training_set"] = rank_correlation.spearman(
+          summary.predictor.predict(cells), [r.accuracy for r in seen])
+  return stats
+
+
+def scatter_image(predicted: Sequence[float], true: Sequence[float],
+                  size: int = 256) -> np.ndarray:
+  """A predicted (x) against true (y) accuracy plot, uint8 (size, size, 3).
+
+  Axes span the data's range with a 5% margin; the grey diagonal is y = x.
+  """
+  image = np.full((size, size, 3), 255, np.uint8)
+  values = np.concatenate([predicted, true]) if len(predicted) else [0, 1]
+  low, high = float(np.min(values)), float(np.max(values))
+  margin = max(high - low, 1e-6) * 0.05
+  low, high = low - margin, high + margin
+
+  def pixel(value):
+    return np.clip(((np.asarray(value) - low) / (high - low) * (size - 1))
+                   .astype(int), 0, size - 1)
+
+  diagonal = np.arange(size)
+  image[size - 1 - diagonal, diagonal] = 200
+  image[:, 0] = image[size - 1, :] = 0  # the axes
+  for x, y in zip(pixel(predicted), pixel(true)):
+    image[max(0, size - 2 - y):size - y + 1, max(0, x - 1):x + 2] = (
+        200, 30, 30)
+  return image
+
+
+class TensorBoardReporter:
+  """Writes the search's summaries under `log_dir` (see module doc)."""
+
+  def __init__(self, log_dir: str):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    self._tf = tf
+    self.log_dir = log_dir
+    self._writer = tf.summary.create_file_writer(os.path.join(log_dir,
+                                                              "search"))
+
+  def child_finished(self, record, progress):
+    del progress
+    # pylint: disable-next=g-import-not-at-top
+    from tensorboard.plugins.hparams import api as hp
+    key = search_store.child_key(search_space.Cell.parse(record.cell))
+    writer = self._tf.summary.create_file_writer(
+        os.path.join(self.log_dir, "children", key))
+    with writer.as_default():
+      hp.hparams({"cell": record.cell, "blocks": record.num_blocks,
+                  "status": record.status}, trial_id=record.cell)
+      self._tf.summary.scalar("accuracy", record.accuracy if record.ok
+                              else math.nan, step=record.order)
+      self._tf.summary.scalar("params", float(record.params),
+                              step=record.order)
+    writer.close()
+
+  def round_finished(self, summary):
+    with self._writer.as_default():
+      for name, value in round_statistics(summary).items():
+        self._tf.summary.scalar(name, value, step=summary.round)
+      pairs = [(p, r.accuracy) for p, r in zip(summary.predicted,
+                                               summary.records) if r.ok]
+      if pairs:
+        predicted, true = zip(*pairs)
+        self._tf.summary.image(
+            "predicted_vs_true", scatter_image(predicted, true)[None],
+            step=summary.round,
+            description="x: predicted accuracy, y: validation accuracy")
+    self._writer.flush()
+
+
+_RANKING_FIELDS = ("rank", "cell", "num_blocks", "accuracy", "params",
+                   "seconds", "status", "order", "reason")
+
+
+def write_ranking(ranking: Sequence[search_store.ChildRecord],
+                  directory: str) -> None:
+  """summary.csv and summary.json in `directory`: every cell, best first."""
+  rows = [dict(record.to_json(), rank=rank)
+          for rank, record in enumerate(ranking, start=1)]
+  text = io.StringIO()
+  writer = csv.DictWriter(text, fieldnames=_RANKING_FIELDS,
+                          lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(rows)
+  files.write_text_atomically(os.path.join(directory, "summary.csv"),
+                              text.getvalue())
+  files.write_json_atomically(os.path.join(directory, "summary.json"), rows)

@@ -1,0 +1,1 @@
+"""The surrogate predictors (LSTM, MLP, ensembles) and their rank correlation."""

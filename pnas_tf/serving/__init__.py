@@ -1,0 +1,1 @@
+"""SavedModel exports in the layout TensorFlow Serving reads, and its REST format."""

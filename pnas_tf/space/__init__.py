@@ -1,0 +1,1 @@
+"""The search space as pure data: blocks, cells, canonical forms, counts. No TensorFlow."""

@@ -1,0 +1,1 @@
+"""Training children and final networks under tf.distribute."""
