@@ -18,7 +18,6 @@ import dataclasses
 import json
 import sys
 
-from absl import app
 from absl import flags
 
 from pnas_tf.cli import usage
@@ -111,6 +110,10 @@ def main(argv):
   sys.stdout.write("\n")
 
 
+def run():
+  """Entry point of `python -m pnas_tf.model_summary` and its console script."""
+  usage.run_binary(main, define_flags)
+
+
 if __name__ == "__main__":
-  define_flags()
-  app.run(usage.checked(main), flags_parser=usage.parse_flags)
+  run()

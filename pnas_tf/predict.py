@@ -25,7 +25,6 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
-from absl import app
 from absl import flags
 
 from pnas_tf.cli import usage
@@ -61,7 +60,7 @@ def saved_model_directory(path: str) -> str:
     if os.path.exists(os.path.join(candidate, "saved_model.pb")):
       return candidate
   raise usage.UsageError(f"--model: {path} is not a SavedModel nor a directory "
-                       "of numbered SavedModel versions")
+                         "of numbered SavedModel versions")
 
 
 def _read_images(paths: list[str]) -> list[bytes]:
@@ -77,7 +76,7 @@ def _read_images(paths: list[str]) -> list[bytes]:
       raise usage.UsageError(f"{path}: {error.strerror}") from None
     except tf.errors.InvalidArgumentError:
       raise usage.UsageError(f"{path}: not a JPEG, PNG, GIF or BMP image"
-                           ) from None
+                             ) from None
     encoded.append(data)
   return encoded
 
@@ -105,7 +104,7 @@ def main(argv):
     raise usage.UsageError("no image files given")
   if values.format not in FORMATS:
     raise usage.UsageError(f"--format must be one of {', '.join(FORMATS)}, "
-                         f"got {values.format!r}")
+                           f"got {values.format!r}")
   if values.top_k < 1:
     raise usage.UsageError(f"--top_k must be >= 1, got {values.top_k}")
   model_dir = saved_model_directory(values.model)
@@ -118,8 +117,8 @@ def main(argv):
   served = tf.saved_model.load(model_dir)
   if export.BYTES_SIGNATURE not in served.signatures:
     raise usage.UsageError(f"--model: {model_dir} has no "
-                         f"{export.BYTES_SIGNATURE} signature (exported by "
-                         "an older pnas_tf?)")
+                           f"{export.BYTES_SIGNATURE} signature (exported by "
+                           "an older pnas_tf?)")
   response = serving_rest.predict(served, serving_rest.bytes_request(encoded))
   if values.format == "json":
     json.dump(response, sys.stdout)
@@ -130,7 +129,10 @@ def main(argv):
   return 0
 
 
+def run():
+  """The entry point of `python -m pnas_tf.predict` and its console script."""
+  usage.run_binary(main, define_flags)
+
+
 if __name__ == "__main__":
-  usage.enter_build_working_directory()
-  define_flags()
-  app.run(usage.checked(main), flags_parser=usage.parse_flags)
+  run()

@@ -29,7 +29,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
-from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
@@ -173,7 +172,10 @@ def main(argv):
     executor.close()
 
 
+def run():
+  """The entry point of `python -m pnas_tf.search` and its console script."""
+  usage.run_binary(main, define_flags)
+
+
 if __name__ == "__main__":
-  usage.enter_build_working_directory()
-  define_flags()
-  app.run(usage.checked(main), flags_parser=usage.parse_flags)
+  run()

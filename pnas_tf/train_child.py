@@ -31,7 +31,6 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
-from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
@@ -99,6 +98,10 @@ def main(argv):
   return 0 if result.status == child_trainer.STATUS_OK else 1
 
 
+def run():
+  """Entry point of `python -m pnas_tf.train_child` and its console script."""
+  usage.run_binary(main, define_flags)
+
+
 if __name__ == "__main__":
-  define_flags()
-  app.run(usage.checked(main), flags_parser=usage.parse_flags)
+  run()

@@ -41,7 +41,6 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
-from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
@@ -104,13 +103,14 @@ def cell_from_flag(text: str) -> search_space.Cell:
     except search_store.StoreError as error:
       raise usage.UsageError(f"--cell: {error}") from None
     if max_blocks is None:
-      raise usage.UsageError(f"--cell: {text} is a directory but not a search's "
-                           "output directory (it has no search.json)")
+      raise usage.UsageError(
+          f"--cell: {text} is a directory but not a search's output "
+          "directory (it has no search.json)")
     best = next((record for record in controller.ranking(records)
                  if record.ok and record.num_blocks == max_blocks), None)
     if best is None:
       raise usage.UsageError(f"--cell: the search in {text} has no trained "
-                           f"{max_blocks}-block cell yet")
+                             f"{max_blocks}-block cell yet")
     return search_space.Cell.parse(best.cell)
   if os.sep in text:
     raise usage.UsageError(f"--cell: no such search directory {text}")
@@ -145,7 +145,7 @@ def main(argv):
         settings, drop_path_keep_prob=values.drop_path_keep_prob)
   if not values.model_name or os.sep in values.model_name:
     raise usage.UsageError(f"--model_name must be a plain name, got "
-                         f"{values.model_name!r}")
+                           f"{values.model_name!r}")
   net_shape = network_config.preset(settings.preset,
                                     **settings.network_overrides)
   if net_shape.skeleton == "imagenet":
@@ -219,7 +219,10 @@ def _export_path(output_dir: str, model_dir: str) -> str:
   return path
 
 
+def run():
+  """Entry point of `python -m pnas_tf.train_final` and its console script."""
+  usage.run_binary(main, define_flags)
+
+
 if __name__ == "__main__":
-  usage.enter_build_working_directory()
-  define_flags()
-  app.run(usage.checked(main), flags_parser=usage.parse_flags)
+  run()

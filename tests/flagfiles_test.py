@@ -1,4 +1,7 @@
-"""The flagfiles in flags/ parse, pass every check, and say what PAPER.md says."""
+"""The flagfiles in flags/ parse, pass every check, and match the paper.
+
+The paper's settings are those of docs/paper_notes.md.
+"""
 
 import os
 

@@ -35,7 +35,7 @@ class PNASNet5FaithfulnessTest(tf.test.TestCase):
     config = network_config.preset("imagenet_mobile", use_aux_head=False)
     model = network.build_network(search_space.PNASNET_5, config)
     # Measured from tensorflow/models research/slim/nets/nasnet/pnasnet.py
-    # (1001 classes, no auxiliary head): PAPER.md.
+    # (1001 classes, no auxiliary head): docs/paper_notes.md.
     self.assertEqual(network.count_trainable_params(model), 5_065_568)
     self.assertEqual(tuple(model.get_layer("stem_bn").output.shape[1:]),
                      (111, 111, 32))

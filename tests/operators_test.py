@@ -24,7 +24,7 @@ def sep_params(kernel, channels_in, filters):
 
 
 def expected_params(operation, channels_in, filters, strides):
-  """Trainable parameters of an operator as PAPER.md describes it."""
+  """Trainable parameters of an operator as docs/paper_notes.md describes it."""
   conv_bn_1x1 = channels_in * filters + 2 * filters
   if operation.startswith("sep"):
     return sep_params(int(operation[-1]), channels_in, filters)

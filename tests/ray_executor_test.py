@@ -1,20 +1,29 @@
 """Tests for pnas_tf.nas.ray_executor on a local Ray cluster of 2 CPUs."""
 
 import os
+import unittest
 
 from absl.testing import absltest
 import fake_children
-import ray
 import tiny_real_search
 
 from pnas_tf.nas import executors
 from pnas_tf.nas import ray_executor
 from pnas_tf.space import search_space
 
+try:
+  import ray  # pylint: disable=g-import-not-at-top
+except ImportError:  # Ray is optional: requirements-ray.txt.
+  ray = None
+
+_NEEDS_RAY = unittest.skipIf(
+    ray is None, "needs Ray: pip install -r requirements-ray.txt")
+
 _CELLS = [search_space.Cell.parse(text) for text in (
     "sep3x3:0+max3x3:1", "sep5x5:0+identity:1", "max3x3:0+max3x3:1")]
 
 
+@_NEEDS_RAY
 class RayExecutorTest(absltest.TestCase):
 
   @classmethod

@@ -8,14 +8,17 @@ Example (in a binary):
     ...
     raise usage.UsageError("--cell: unknown operator 'sep4x4' ...")
 
+  def run():  # The console script's entry point, and `python -m`'s.
+    usage.run_binary(main, define_flags)
+
   if __name__ == "__main__":
-    define_flags()
-    app.run(usage.checked(main), flags_parser=usage.parse_flags)
+    run()
 """
 
 import os
 import sys
 
+from absl import app
 from absl import flags
 
 EXIT_USAGE = 2
@@ -65,3 +68,15 @@ def checked(main):
       raise  # Unreachable: fail() exits.
 
   return checked_main
+
+
+def run_binary(main, define_flags) -> None:
+  """Starts a binary: its flags defined, errors in one line, exit status.
+
+  Args:
+    main: the binary's `main(argv)`.
+    define_flags: defines the binary's flags (called once, here).
+  """
+  enter_build_working_directory()
+  define_flags()
+  app.run(checked(main), flags_parser=parse_flags)

@@ -1,1 +1,1 @@
-"""Typed, frozen settings (network, data, training, predictor, search). No TensorFlow."""
+"""Typed, frozen settings: network, data, training, predictor, search. No TF."""

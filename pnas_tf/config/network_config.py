@@ -99,7 +99,7 @@ class NetworkConfig:
 
 
 PRESETS = {
-    # The paper's search-time child network (PAPER.md).
+    # The paper's search-time child network (docs/paper_notes.md).
     "cifar_search": NetworkConfig(),
     # PNASNet-5 on CIFAR-10 for final training: N = 3, F = 48.
     # The official configs all train with the auxiliary head.

@@ -1,6 +1,6 @@
 """Which surrogate predictor the search fits, as pure data (no TensorFlow).
 
-The paper fixes the architectures and the optimizer (../shared/PAPER.md,
+The paper fixes the architectures and the optimizer (docs/paper_notes.md,
 "Predictor"); epochs and batch size are ours, chosen by measurement with
 `bench/predictor_training.py` (see the README).
 

@@ -82,7 +82,7 @@ class TrainConfig:
     keep_checkpoints: back up after every epoch, so an interrupted child
       continues from its last finished epoch instead of restarting.
     aux_head_weight: weight of the auxiliary head's loss, for networks that
-      have one (final training; PAPER.md: 0.4).
+      have one (final training; docs/paper_notes.md: 0.4).
     verbose: Keras fit verbosity (0 silent, 2 one line per epoch).
   """
   epochs: int = 20

@@ -3,12 +3,13 @@
 Any tfds dataset with an image and a class-label feature works: cifar10 (the
 paper's), fashion_mnist (offline from Debian's files when tfds' own data is not
 there), and others by name. The search holds out the last `validation_size`
-training examples for validation (PAPER.md: 5,000 of CIFAR-10's 50,000); the
-test split is only for final evaluation (load_final_data). Training examples
-are standardized per image, padded by 4, randomly cropped back and randomly
-flipped left-right; with DataConfig.image_size (the ImageNet presets), images
-of any size get ImageNet-style random crops resized to that size instead, and
-evaluation sees their central crop (preprocessing.py). Builders are found by
+training examples for validation (5,000 of CIFAR-10's 50,000 in the paper:
+docs/paper_notes.md); the test split is only for final evaluation
+(load_final_data). Training examples are standardized per image, padded by 4,
+randomly cropped back and randomly flipped left-right; with
+DataConfig.image_size (the ImageNet presets), images of any size get
+ImageNet-style random crops resized to that size instead, and evaluation sees
+their central crop (preprocessing.py). Builders are found by
 dataset_builders.py.
 
 Example:

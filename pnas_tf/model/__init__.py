@@ -1,1 +1,1 @@
-"""The Keras model: the 8 operators, the PNAS cell, the auxiliary head, the networks."""
+"""The Keras model: the 8 operators, the PNAS cell, the aux head, networks."""

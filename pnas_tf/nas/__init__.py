@@ -1,1 +1,1 @@
-"""The search library: Algorithm 1, its store, executors, evaluator and reports."""
+"""The search library: Algorithm 1, its store, executors, evaluator, reports."""

@@ -1,1 +1,1 @@
-"""The surrogate predictors (LSTM, MLP, ensembles) and their rank correlation."""
+"""The surrogate predictors (LSTM, MLP, ensembles), rank correlation."""

@@ -1,1 +1,1 @@
-"""SavedModel exports in the layout TensorFlow Serving reads, and its REST format."""
+"""SavedModel exports in TensorFlow Serving's layout; its REST format."""

@@ -1,1 +1,1 @@
-"""The search space as pure data: blocks, cells, canonical forms, counts. No TensorFlow."""
+"""The search space as pure data: cells, canonical forms, counts. No TF."""

@@ -123,4 +123,4 @@ def _check_position(b: int) -> None:
     raise ValueError(f"block position must be >= 1, got {b}")
 
 
-# The published cell, in the official code's order (PAPER.md).
+# The published cell, in the official code's order (docs/paper_notes.md).

@@ -1,1 +1,1 @@
-"""Run files on local disk or at a URL, written atomically; run locks and settings."""
+"""Run files on local disk or at a URL, written atomically; run locks."""

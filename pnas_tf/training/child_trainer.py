@@ -1,10 +1,10 @@
 """Trains and evaluates one child network, as the paper's search does.
 
-Defaults are the paper's search settings (PAPER.md): E = 20 epochs, SGD with
-momentum 0.9 (default), initial learning rate 0.01 with cosine decay to 0,
-weight decay 5e-4 (in the network's layers), on the cifar_search network
-(N = 2, F = 24). Each child writes TensorBoard logs (loss, accuracy, learning
-rate per epoch; its cell and settings in the HParams dashboard) into its own
+Defaults are the paper's search settings (docs/paper_notes.md): E = 20 epochs,
+SGD with momentum 0.9 (default), initial learning rate 0.01 with cosine decay to
+0, weight decay 5e-4 (in the network's layers), on the cifar_search network (N =
+2, F = 24). Each child writes TensorBoard logs (loss, accuracy, learning rate
+per epoch; its cell and settings in the HParams dashboard) into its own
 directory, and comes back as a ChildResult, also when it fails: a NaN loss or
 running out of memory is a failed child, never a crash of the caller.
 

@@ -1,7 +1,7 @@
 """Final training of a found cell: train on the whole training split, test once.
 
-The paper's CIFAR-10 protocol (PAPER.md, NASNet's): the cifar_final network
-(N = 3, F = 48, auxiliary head, ScheduledDropPath keep 0.6), 600 epochs,
+The paper's CIFAR-10 protocol (NASNet's; docs/paper_notes.md): the cifar_final
+network (N = 3, F = 48, auxiliary head, ScheduledDropPath keep 0.6), 600 epochs,
 batch 32, SGD momentum 0.9, learning rate 0.025 cosine-decayed, weight decay
 5e-4, gradient clipping at global norm 5, auxiliary loss weight 0.4. The
 settings come in as configs; flags/cifar10_final.cfg holds them.
