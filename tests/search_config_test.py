@@ -3,7 +3,9 @@
 from absl.testing import absltest
 from absl.testing import parameterized
 
+from pnas_tf.config import errors
 from pnas_tf.config import search_config
+from pnas_tf.space import search_space
 
 
 class SearchConfigTest(parameterized.TestCase):
@@ -16,14 +18,20 @@ class SearchConfigTest(parameterized.TestCase):
 
   @parameterized.parameters(
       (dict(max_blocks=0), "^max_blocks must be >= 1, got 0$"),
+      (dict(max_blocks=search_space.MAX_BLOCKS + 1),
+       f"^max_blocks must be <= MAX_BLOCKS = {search_space.MAX_BLOCKS}, "),
       (dict(beam_size=0), "^beam_size must be >= 1, got 0$"),
       (dict(search_strategy="evolution"),
        "^search_strategy must be one of pnas, random, got 'evolution'$"),
       (dict(export_top=-1), "^export_top must be >= 0, got -1$"),
   )
   def test_bad_values_name_the_setting(self, overrides, message):
-    with self.assertRaisesRegex(ValueError, message):
+    with self.assertRaisesRegex(errors.ConfigError, message):
       search_config.SearchConfig(**overrides)
+
+  def test_the_largest_cells_allowed_can_be_searched(self):
+    config = search_config.SearchConfig(max_blocks=search_space.MAX_BLOCKS)
+    self.assertEqual(config.max_blocks, search_space.MAX_BLOCKS)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ from pnas_tf.space import cell_counts
 from pnas_tf.space import search_space
 from pnas_tf.space.search_space import Block
 from pnas_tf.space.search_space import Cell
+import random_cells
 from random_cells import random_cell
 
 _SEED = 1234
+_OP_INDEX = {op: i for i, op in enumerate(search_space.OPERATIONS)}
 
 
 def swap_operands(cell: Cell, rng: random.Random) -> Cell:
@@ -59,6 +61,61 @@ def brute_force_canonical(cell: Cell) -> tuple:
         for old in order)
     best = encoding if best is None else min(best, encoding)
   return best
+
+
+def _canonical_by_permutations(blocks) -> tuple:
+  """Canonical blocks as they were first computed, trying k! orders.
+
+  A copy of that implementation, helpers inlined, kept as the reference: run
+  records are keyed by the canonical string, so canonical() must give exactly
+  this.
+  """
+  def structure_key(block, keys):
+    depth, terms = 1, []
+    for inp, op in block.operands():
+      if inp < 2:
+        terms.append(f"{op}:{inp}")
+      else:
+        source_depth, source_expr = keys[inp - 2]
+        depth = max(depth, source_depth + 1)
+        terms.append(f"{op}:({source_expr})")
+    return depth, "+".join(sorted(terms))
+
+  def renumbered(order):
+    new_index = {old: 2 + new for new, old in enumerate(order)}
+    result = []
+    for old in order:
+      operands = sorted(
+          ((inp if inp < 2 else new_index[inp - 2], op)
+           for inp, op in blocks[old].operands()),
+          key=lambda operand: (operand[0], _OP_INDEX[operand[1]]))
+      (in1, op1), (in2, op2) = operands
+      result.append(Block(in1, op1, in2, op2))
+    return tuple(result)
+
+  def encoding(candidate):
+    return tuple(itertools.chain.from_iterable(
+        (b.in1, _OP_INDEX[b.op1], b.in2, _OP_INDEX[b.op2]) for b in candidate))
+
+  keys = []
+  for block in blocks:
+    keys.append(structure_key(block, keys))
+  order = sorted(range(len(blocks)), key=keys.__getitem__)
+  groups = [list(group)
+            for _, group in itertools.groupby(order, keys.__getitem__)]
+  if all(len(group) == 1 for group in groups):
+    return renumbered(order)
+  candidates = (
+      renumbered(list(itertools.chain.from_iterable(choice)))
+      for choice in itertools.product(
+          *(itertools.permutations(group) for group in groups)))
+  return min(candidates, key=encoding)
+
+
+def _graph(vertices: int, edges, op: str = "sep3x3") -> Cell:
+  """Identical blocks as vertices, a block reading both ends for each edge."""
+  return Cell(tuple([Block(0, "identity", 0, "identity")] * vertices + [
+      Block(2 + a, op, 2 + b, op) for a, b in edges]))
 
 
 class CountsTest(parameterized.TestCase):
@@ -280,6 +337,123 @@ class CanonicalFormTest(parameterized.TestCase):
   def test_different_operators_stay_distinct(self):
     self.assertNotEqual(Cell.parse("sep3x3:0+max3x3:1").canonical(),
                         Cell.parse("sep3x3:1+max3x3:0").canonical())
+
+
+class CanonicalSearchTest(parameterized.TestCase):
+  """canonical() gives exactly the form of trying every order, fast."""
+
+  def assert_matches_reference(self, cell: Cell) -> None:
+    self.assertEqual(cell.canonical().blocks,
+                     _canonical_by_permutations(cell.blocks), msg=str(cell))
+
+  def test_equals_reference_on_every_one_operator_cell_of_up_to_4_blocks(self):
+    count = 0
+    for num_blocks in range(1, 5):
+      for blocks in itertools.product(*(
+          [Block(i1, "sep3x3", i2, "sep3x3")
+           for i1, i2 in itertools.product(range(2 + position), repeat=2)]
+          for position in range(num_blocks))):
+        self.assert_matches_reference(Cell(blocks))
+        count += 1
+    self.assertEqual(count, 4 + 4 * 9 + 4 * 9 * 16 + 4 * 9 * 16 * 25)
+
+  @parameterized.parameters(
+      (("sep3x3",),), (("sep3x3", "identity"),),
+      (("max3x3", "sep3x3", "avg3x3"),), (search_space.OPERATIONS,))
+  def test_equals_reference_on_random_cells(self, operations):
+    rng = random.Random(_SEED)
+    for _ in range(1000):
+      num_blocks = rng.randint(1, 5)
+      self.assert_matches_reference(random_cell(rng, num_blocks, operations))
+      self.assert_matches_reference(
+          random_cells.symmetric_cell(rng, num_blocks, operations))
+
+  def test_equals_reference_on_random_graphs(self):
+    # Identical blocks read in different ways: every tie is a real choice.
+    rng = random.Random(_SEED)
+    for _ in range(500):
+      vertices = rng.randint(2, 5)
+      self.assert_matches_reference(random_cells.graph_cell(
+          rng, vertices, rng.randint(1, 7 - vertices), ("sep3x3", "max3x3")))
+
+  @parameterized.named_parameters(
+      # Identical blocks 2 and 3 read with different operators: the least
+      # form gives the earlier index to the one the earlier reader reads.
+      ("readers_differ", "identity:0+identity:0,identity:0+identity:0,"
+       "max3x3:3+max3x3:3,avg3x3:2+avg3x3:2"),
+      ("one_reader_reads_two_twins", "sep3x3:0+sep3x3:0,sep3x3:0+sep3x3:0,"
+       "sep3x3:0+sep3x3:0,max3x3:4+sep3x3:3,sep3x3:2+max3x3:3"),
+      ("twins_of_twins", "sep3x3:0+sep3x3:0,sep3x3:0+sep3x3:0,"
+       "sep3x3:3+sep3x3:3,sep3x3:2+sep3x3:2,max3x3:4+sep3x3:2,"
+       "max3x3:5+max3x3:5"),
+      ("pendants", str(_graph(4, [(i, i) for i in range(4)]))),
+      ("square", str(_graph(4, [(0, 1), (1, 2), (2, 3), (3, 0)]))),
+      ("k4", str(_graph(4, itertools.combinations(range(4), 2)))),
+      ("path_and_loop", str(_graph(4, [(0, 1), (1, 2), (3, 3)], "max3x3"))),
+  )
+  def test_equals_reference_on_symmetric_cells(self, text):
+    cell = Cell.parse(text)
+    self.assert_matches_reference(cell)  # Trying orders is slow here: once.
+    rng = random.Random(_SEED)
+    for _ in range(50):
+      twin = random_renumbering(swap_operands(cell, rng), rng)
+      self.assertEqual(twin.canonical(), cell.canonical(), msg=str(twin))
+
+  def test_which_identical_block_is_read_first_is_chosen_by_least_form(self):
+    # Blocks 2 and 3 are identical; a search that placed them in either order
+    # would give two strings. avg3x3 sorts first, so its reader comes first
+    # and reads the earlier copy.
+    canonical = ("identity:0+identity:0,identity:0+identity:0,"
+                 "avg3x3:2+avg3x3:2,max3x3:3+max3x3:3")
+    for text in (canonical, "identity:0+identity:0,identity:0+identity:0,"
+                 "max3x3:2+max3x3:2,avg3x3:3+avg3x3:3"):
+      self.assertEqual(str(Cell.parse(text).canonical()), canonical)
+
+  def test_properties_on_cells_up_to_the_bound(self):
+    rng = random.Random(_SEED)
+    for _ in range(300):
+      num_blocks = rng.randint(1, search_space.MAX_BLOCKS)
+      cell = random_cells.symmetric_cell(rng, num_blocks)
+      canonical = cell.canonical()
+      self.assertEqual(canonical.canonical(), canonical)
+      self.assertEqual(canonical.num_blocks, num_blocks)
+      twin = random_renumbering(swap_operands(cell, rng), rng)
+      self.assertEqual(twin.canonical(), canonical, msg=f"{cell} {twin}")
+
+  def test_largest_cells_complete(self):
+    most = search_space.MAX_BLOCKS
+    identical = Cell.parse(",".join(["sep3x3:0+max3x3:1"] * most))
+    self.assertEqual(identical.canonical(), identical)
+    # The most symmetric case known: each identical block read by its own.
+    pendants = _graph(most // 2, [(i, i) for i in range(most // 2)])
+    rng = random.Random(_SEED)
+    self.assertEqual(
+        random_renumbering(pendants, rng).canonical(), pendants.canonical())
+    # Past the bound too, which Cell itself would refuse.
+    blocks = (Block(0, "sep3x3", 1, "max3x3"),) * 600
+    self.assertEqual(search_space._canonical_blocks(blocks), blocks)
+
+
+class BoundTest(absltest.TestCase):
+
+  def test_cells_have_at_most_max_blocks(self):
+    most = search_space.MAX_BLOCKS
+    self.assertBetween(most, 5, 12)  # The paper's B = 5, bounded for speed.
+    largest = ",".join(["sep3x3:0+max3x3:1"] * most)
+    self.assertEqual(Cell.parse(largest).num_blocks, most)
+    message = f"^a cell has at most MAX_BLOCKS = {most} blocks, got {most + 1}$"
+    with self.assertRaisesRegex(ValueError, message):
+      Cell.parse(largest + ",sep3x3:0+max3x3:1")
+    with self.assertRaisesRegex(ValueError, message):
+      Cell(Cell.parse(largest).blocks + (Block(0, "sep3x3", 1, "max3x3"),))
+    with self.assertRaisesRegex(ValueError, "at most MAX_BLOCKS"):
+      search_space.expand(Cell.parse(largest))
+    with self.assertRaisesRegex(ValueError, "at most MAX_BLOCKS"):
+      random_cell(random.Random(_SEED), most + 1)
+
+  def test_a_huge_string_fails_fast(self):
+    with self.assertRaisesRegex(ValueError, "got 600$"):
+      Cell.parse(",".join(["sep3x3:0+max3x3:1"] * 600))
 
 
 class ValuesTest(absltest.TestCase):

@@ -22,8 +22,11 @@ cell. `Cell.canonical` removes two symmetries, both exactly:
      head) absorbs a channel permutation into its own weights.
 It does not merge cells whose operators differ but happen to compute related
 functions. The canonical cell orders blocks by (depth in the DAG, structure),
-breaks ties between structurally identical blocks by trying their orders, and
+orders structurally identical blocks so that the whole encoding is least
+(found by a search, not by trying every order: see _LeastRenumbering), and
 sorts the operands of every block by (input, operator).
+
+A cell has at most MAX_BLOCKS blocks.
 """
 
 import bisect
@@ -50,6 +53,14 @@ _OP_INDEX = {name: index for index, name in enumerate(OPERATIONS)}
 # Hidden states every cell reads: 0 = H(c-1), 1 = H(c-2).
 NUM_CELL_INPUTS = 2
 
+# The most blocks a cell may have. The paper searches B = 5; 12 leaves research
+# room for more than twice that while bounding the worst case of canonical():
+# the most symmetric 12-block cell known (6 identical blocks, each read alike
+# by a block of its own) takes 720 tied orders, about 20 ms, and that grows
+# factorially (16 such blocks take seconds). Structure keys, which unfold the
+# DAG as a tree, also grow as 2**blocks.
+MAX_BLOCKS = 12
+
 
 class Block(NamedTuple):
   """One block: op1(hidden state in1) + op2(hidden state in2)."""
@@ -70,6 +81,13 @@ def check_operation(name: str, where: str = "") -> None:
   if name not in _OP_INDEX:
     raise ValueError(f"unknown operator {name!r}{where}; known operators: "
                      f"{', '.join(OPERATIONS)}")
+
+
+def _check_num_blocks(num_blocks: int) -> None:
+  """Raises ValueError unless a cell may have `num_blocks` blocks."""
+  if num_blocks > MAX_BLOCKS:
+    raise ValueError(f"a cell has at most MAX_BLOCKS = {MAX_BLOCKS} blocks, "
+                     f"got {num_blocks}")
 
 
 def _is_index(value) -> bool:
@@ -115,6 +133,7 @@ class Cell:
     blocks = tuple(Block(*block) for block in self.blocks)
     if not blocks:
       raise ValueError("a cell needs at least one block")
+    _check_num_blocks(len(blocks))
     for position, block in enumerate(blocks):
       _check_block(block, position)
     # Plain ints, so that equal cells hash alike whatever ints built them.
@@ -147,16 +166,18 @@ class Cell:
       The cell, in the block order written (not canonicalized).
 
     Raises:
-      ValueError: naming the malformed token, the unknown operator or the
-        out-of-range input.
+      ValueError: naming the malformed token, the unknown operator, the
+        out-of-range input, or MAX_BLOCKS if there are more blocks.
     """
     named = NAMED_CELLS.get(text.strip().lower())
     if named is not None:
       return named
     if not text.strip():
       raise ValueError("empty cell string")
+    block_texts = text.split(",")
+    _check_num_blocks(len(block_texts))  # Before parsing a huge string.
     blocks = []
-    for position, block_text in enumerate(text.split(",")):
+    for position, block_text in enumerate(block_texts):
       operands = block_text.split("+")
       if len(operands) != 2:
         raise ValueError(
@@ -239,25 +260,137 @@ def _inserted(blocks: tuple[Block, ...], block: Block,
   return blocks[:place] + (block,) + tail
 
 
-def _encoding(blocks: Sequence[Block]) -> tuple[int, ...]:
-  return tuple(itertools.chain.from_iterable(
-      (b.in1, _OP_INDEX[b.op1], b.in2, _OP_INDEX[b.op2]) for b in blocks))
-
-
 def _canonical_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
-  keys = _structure_keys(blocks)
-  order = sorted(range(len(blocks)), key=keys.__getitem__)
-  # Blocks with equal keys are structurally identical; which of them a later
-  # block reads still matters, so try every order among them and keep the least.
-  groups = [list(group)
-            for _, group in itertools.groupby(order, keys.__getitem__)]
-  if all(len(group) == 1 for group in groups):
-    return _renumbered(blocks, order)
-  candidates = (
-      _renumbered(blocks, list(itertools.chain.from_iterable(choice)))
-      for choice in itertools.product(
-          *(itertools.permutations(group) for group in groups)))
-  return min(candidates, key=_encoding)
+  """The canonical renumbering of `blocks`; unlike Cell, any number of them."""
+  return _LeastRenumbering(blocks).run()
+
+
+# An encoded block: its two (hidden-state index, operator id) pairs, sorted.
+_Encoded = tuple[tuple[int, int], tuple[int, int]]
+
+
+class _LeastRenumbering:
+  """The least encoding among the renumberings sorted by structure key.
+
+  The canonical form is, as it always was (run records are keyed by it), the
+  renumbering that lists blocks by structure key and, among blocks of equal
+  keys, in whichever order gives the least encoding. Trying those orders costs
+  k! for k equal blocks; this search fills positions left to right instead.
+  A block's encoding depends only on where its inputs went, and they all went
+  earlier (a smaller depth is a smaller key), so the least encoding must put
+  at each position a block whose encoding there is least: only blocks tying
+  there need trying. Blocks with the same operands ("twins") always tie and
+  differ only in who reads them later, so a twin is placed as an anonymous
+  slot; the first block that reads one takes the earliest free slot of its
+  twins (a later slot would make that block's encoding strictly larger), the
+  only choice left being which of two twins it reads goes first when both
+  read alike. A branch remains for each real tie, such as blocks reading
+  different twins alike, and branch-and-bound against the best encoding so
+  far prunes a branch as soon as it is worse.
+
+  No method is polynomial and exact for every cell unless graphs can be
+  canonically labelled in polynomial time (an open problem): a graph's
+  vertices as identical blocks reading H(c-1), and its edges as blocks that
+  read both ends, make a cell whose canonical form labels the graph. Real
+  ties need symmetric blocks, so typical cells take one pass, and MAX_BLOCKS
+  bounds the worst case.
+  """
+
+  def __init__(self, blocks: Sequence[Block]):
+    self._operands = [block.operands() for block in blocks]
+    keys = _structure_keys(blocks)
+    order = sorted(range(len(blocks)), key=keys.__getitem__)
+    self._members: list[list[int]] = []  # Per twin class, its blocks.
+    self._class_of = [0] * len(blocks)
+    self._step_classes: list[range] = []  # Per position, the candidates.
+    for _, group in itertools.groupby(order, keys.__getitem__):
+      twins: dict[tuple[tuple[int, str], ...], list[int]] = {}
+      for index in group:
+        twins.setdefault(tuple(sorted(self._operands[index])), []).append(index)
+      classes = range(len(self._members), len(self._members) + len(twins))
+      for twin, members in zip(classes, twins.values()):
+        self._members.append(members)
+        for index in members:
+          self._class_of[index] = twin
+        self._step_classes += [classes] * len(members)
+    self._left = [len(members) for members in self._members]
+    self._slots: list[list[int]] = [[] for _ in self._members]
+    self._taken = [0] * len(self._members)  # Slots bound to a member.
+    self._index: dict[int, int] = {}  # Block -> its new hidden-state index.
+    self._path: list[_Encoded] = []
+    self._best: list[_Encoded] | None = None
+    self._agree = 0  # Length of the common prefix of _path and _best.
+
+  def run(self) -> tuple[Block, ...]:
+    self._search()
+    return tuple(Block(in1, OPERATIONS[op1], in2, OPERATIONS[op2])
+                 for (in1, op1), (in2, op2) in self._best)
+
+  def _placements(self, twin: int) -> list[tuple[_Encoded, dict[int, int]]]:
+    """(encoding, new bindings) for the least ways to place a `twin` next."""
+    operands = self._operands[self._members[twin][0]]
+    unbound: dict[int, list[int]] = {}  # Class -> its unbound members read.
+    for inp, _ in operands:
+      source = inp - NUM_CELL_INPUTS
+      if source >= 0 and source not in self._index:
+        sources = unbound.setdefault(self._class_of[source], [])
+        if source not in sources:
+          sources.append(source)
+    bindings = [{}]
+    for source_class, sources in unbound.items():
+      taken = self._taken[source_class]
+      free = self._slots[source_class][taken:taken + len(sources)]
+      bindings = [{**binding, **dict(zip(order, free))}
+                  for binding in bindings
+                  for order in itertools.permutations(sources)]
+    placements = []
+    for binding in bindings:
+      index = {**self._index, **binding} if binding else self._index
+      encoded = tuple(sorted(
+          (inp if inp < NUM_CELL_INPUTS else index[inp - NUM_CELL_INPUTS],
+           _OP_INDEX[op]) for inp, op in operands))
+      placements.append((encoded, binding))
+    return placements
+
+  def _search(self) -> None:
+    step = len(self._path)
+    if step == len(self._class_of):
+      if self._best is None or self._agree < step:  # Strictly better.
+        self._best, self._agree = list(self._path), step
+      return
+    options = [(encoded, twin, binding)
+               for twin in self._step_classes[step] if self._left[twin]
+               for encoded, binding in self._placements(twin)]
+    least = min(encoded for encoded, _, _ in options)
+    for encoded, twin, binding in options:
+      if encoded != least:
+        continue
+      if self._best is not None and self._agree == step:
+        if least > self._best[step]:
+          return
+        if least == self._best[step]:
+          self._agree = step + 1
+      self._place(twin, binding, encoded)
+      self._search()
+      self._unplace(twin, binding)
+      self._agree = min(self._agree, step)
+
+  def _place(self, twin: int, binding: dict[int, int],
+             encoded: _Encoded) -> None:
+    self._left[twin] -= 1
+    self._slots[twin].append(NUM_CELL_INPUTS + len(self._path))
+    self._path.append(encoded)
+    for source, index in binding.items():
+      self._index[source] = index
+      self._taken[self._class_of[source]] += 1
+
+  def _unplace(self, twin: int, binding: dict[int, int]) -> None:
+    for source in binding:
+      del self._index[source]
+      self._taken[self._class_of[source]] -= 1
+    self._path.pop()
+    self._slots[twin].pop()
+    self._left[twin] += 1
 
 
 def _unique_operand_pairs(position: int,
@@ -272,6 +405,7 @@ def _unique_operand_pairs(position: int,
 
 def _expand_blocks(blocks: tuple[Block, ...],
                    operations: Sequence[str]) -> list[Cell]:
+  _check_num_blocks(len(blocks) + 1)
   keys = _structure_keys(blocks)
   # A canonical parent whose blocks are all structurally distinct is sorted by
   # key; a new block with a key of its own then has exactly one canonical
@@ -343,6 +477,9 @@ def expand(cell: Cell, operations: Sequence[str] = OPERATIONS) -> list[Cell]:
   Returns:
     The distinct canonical cells of cell.num_blocks + 1 blocks whose first
     blocks are `cell`, in a fixed order.
+
+  Raises:
+    ValueError: if `cell` has MAX_BLOCKS blocks already.
   """
   return _expand_blocks(tuple(cell.blocks), check_operations(operations))
 
