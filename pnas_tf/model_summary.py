@@ -4,13 +4,15 @@ One JSON object on stdout: the canonical cell, the preset and its settings, the
 trainable parameters of the network as served ("params", no auxiliary head)
 and as trained ("training_params", with it where the preset has one), and the
 output shape of the stem, of every cell and of the logits. Nothing is trained;
-building even the large ImageNet network takes seconds.
+building even the large ImageNet network takes seconds. With --draw, the cell
+is also drawn as a DAG into an .svg or .png file (needs Graphviz's `dot`).
 
 Example:
   python -m pnas_tf.model_summary --cell=PNASNet-5 --preset=imagenet_mobile
   python -m pnas_tf.model_summary \
       --cell='sep3x3:0+max3x3:1,identity:2+sep5x5:0' --preset=cifar_search \
       --filters=32 --num_classes=100
+  python -m pnas_tf.model_summary --cell=PNASNet-5 --draw=/tmp/pnasnet5.svg
   bazel run //pnas_tf:model_summary -- --cell=PNASNet-5 --preset=cifar_final
 """
 
@@ -23,6 +25,7 @@ from absl import flags
 from pnas_tf.cli import usage
 from pnas_tf.config import network_config
 from pnas_tf.space import search_space
+from pnas_tf.visual import cell_diagram
 
 # NetworkConfig fields a flag of the same name may override.
 _OVERRIDABLE = {
@@ -46,6 +49,10 @@ def define_flags() -> None:
     flags.DEFINE_integer(field, None, f"{meaning} (default: the preset's).")
   flags.DEFINE_boolean(
       "aux_head", None, "Build the auxiliary head (default: the preset's).")
+  flags.DEFINE_string(
+      "draw", None,
+      "Also draw the cell into this file, SVG or PNG by its extension "
+      "(.svg or .png); needs Graphviz's dot (Debian package graphviz).")
 
 
 def config_from_flags(values: flags.FlagValues) -> tuple[
@@ -59,6 +66,11 @@ def config_from_flags(values: flags.FlagValues) -> tuple[
     cell = search_space.Cell.parse(values.cell)
   except ValueError as error:
     raise usage.UsageError(f"--cell: {error}") from None
+  if values.draw is not None:
+    try:
+      cell_diagram.output_format(values.draw)
+    except ValueError as error:
+      raise usage.UsageError(f"--draw: {error}") from None
   if values.preset not in network_config.PRESETS:
     raise usage.UsageError(
         f"--preset: unknown preset {values.preset!r}; known presets: "
@@ -102,10 +114,28 @@ def summarize(cell: search_space.Cell, preset: str,
   }
 
 
+def draw(cell: search_space.Cell, path: str) -> None:
+  """Writes the cell's diagram, ending the program in one line on failure.
+
+  Drawn before the network is built, so that a missing Graphviz or an
+  unwritable path is reported within a second, not after TensorFlow loads.
+  """
+  try:
+    cell_diagram.render(cell, path)
+  except cell_diagram.GraphvizNotFoundError as error:
+    usage.fail(str(error), usage.EXIT_FAILED)
+  except OSError as error:
+    raise usage.UsageError(
+        f"--draw: cannot write {path}: {error.strerror or error}") from None
+
+
+@usage.flag_errors()
 def main(argv):
   if len(argv) > 1:
     raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   cell, config = config_from_flags(flags.FLAGS)
+  if flags.FLAGS.draw is not None:
+    draw(cell, flags.FLAGS.draw)
   json.dump(summarize(cell, flags.FLAGS.preset, config), sys.stdout, indent=2)
   sys.stdout.write("\n")
 

@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -12,8 +13,10 @@ from absl.testing import parameterized
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def run_summary(*args):
+def run_summary(*args, path=None):
   env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  if path is not None:
+    env["PATH"] = path
   return subprocess.run(
       [sys.executable, "-m", "pnas_tf.model_summary", *args], cwd=_ROOT,
       env=env, capture_output=True, text=True, timeout=300)
@@ -70,6 +73,10 @@ class ModelSummaryTest(parameterized.TestCase):
       ("filters_type", ["--filters=many"], "--filters=many"),
       ("unknown_flag", ["--filter=8"], "Unknown command line flag 'filter'"),
       ("stray_argument", ["PNASNet-5"], "unexpected arguments: PNASNet-5"),
+      ("draw_extension", ["--draw=cell.pdf"],
+       "--draw: 'cell.pdf' must end in .svg or .png"),
+      ("draw_directory", ["--draw=/no/such/directory/cell.svg"],
+       "--draw: cannot write /no/such/directory/cell.svg: No such file"),
   )
   def test_bad_input_is_one_line_and_non_zero(self, args, message):
     result = run_summary(*args)
@@ -80,6 +87,39 @@ class ModelSummaryTest(parameterized.TestCase):
     self.assertIn(message, lines[0])
     self.assertRegex(lines[0], r"^model_summary\.py: error: ")
     self.assertNotIn("Traceback", result.stderr)
+
+  def test_draw_writes_the_diagram_too(self):
+    path = os.path.join(self.create_tempdir().full_path, "cell.svg")
+    result = run_summary("--cell=sep3x3:0+max3x3:1,identity:2+sep5x5:0",
+                         "--filters=8", f"--draw={path}")
+    self.assertEqual(result.returncode, 0, msg=result.stderr)
+    self.assertEqual(json.loads(result.stdout)["cell_as_given"],
+                     "sep3x3:0+max3x3:1,identity:2+sep5x5:0")
+    svg = "{http://www.w3.org/2000/svg}"
+    titles = [group.find(f"{svg}title").text
+              for group in ElementTree.parse(path).getroot().iter(f"{svg}g")
+              if group.get("class") == "node"]
+    self.assertCountEqual(titles, [
+        "H(c-1)", "H(c-2)", "block1_op1", "block1_op2", "block1_add",
+        "block2_op1", "block2_op2", "block2_add", "concat", "H(c)"])
+
+  def test_bad_draw_extension_writes_nothing(self):
+    directory = self.create_tempdir().full_path
+    result = run_summary(f"--draw={directory}/cell.jpg")
+    self.assertEqual(result.returncode, 2)
+    self.assertEqual(os.listdir(directory), [])
+
+  def test_draw_without_graphviz_names_the_package(self):
+    directory = self.create_tempdir().full_path
+    result = run_summary(f"--draw={directory}/cell.svg",
+                         path=self.create_tempdir().full_path)
+    self.assertEqual(result.returncode, 1)
+    self.assertEqual(result.stdout, "")
+    lines = result.stderr.strip().splitlines()
+    self.assertLen(lines, 1, msg=result.stderr)
+    self.assertRegex(lines[0], r"^model_summary\.py: error: .*"
+                     r"apt-get install graphviz")
+    self.assertEqual(os.listdir(directory), [])
 
 
 if __name__ == "__main__":

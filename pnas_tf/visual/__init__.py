@@ -1,0 +1,1 @@
+"""Pictures of the search space: cells drawn as DAGs with Graphviz. No TF."""
