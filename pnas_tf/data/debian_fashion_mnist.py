@@ -20,6 +20,8 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
+from pnas_tf.storage import files
+
 DEFAULT_DIRECTORY = "/usr/share/datasets/fashion-mnist"
 _FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -31,7 +33,7 @@ IMAGE_SHAPE = (28, 28, 1)
 
 def files_present(directory: str = DEFAULT_DIRECTORY) -> bool:
   """Whether all four Fashion-MNIST files are in `directory`."""
-  return all(os.path.exists(os.path.join(directory, name))
+  return all(files.exists(os.path.join(directory, name))
              for pair in _FILES.values() for name in pair)
 
 
