@@ -16,11 +16,7 @@ Example:
 import os
 import random
 import resource
-import sys
 import tempfile
-
-# The repository root, so that `python bench/<name>.py` finds pnas_tf.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app
 from absl import flags

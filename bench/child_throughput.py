@@ -20,9 +20,6 @@ import sys
 import tempfile
 import time
 
-# The repository root, so that `python bench/<name>.py` finds pnas_tf.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from absl import app
 from absl import flags
 import keras

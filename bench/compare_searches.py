@@ -13,12 +13,8 @@ Example:
 
 import json
 import os
-import sys
 
-# The repository root, so that `python bench/<name>.py` finds pnas_tf.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app  # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 
 from pnas_tf.nas import search_store

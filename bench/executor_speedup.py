@@ -15,15 +15,11 @@ Example:
 """
 
 import os
-import sys
 import tempfile
 import time
 
 # Hides TensorFlow's C++ INFO logs, here and in every child process.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-# The repository root, so that `python bench/<name>.py` finds pnas_tf.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top
 from absl import app

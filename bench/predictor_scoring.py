@@ -19,13 +19,9 @@ Example:
 """
 
 import os
-import sys
 import time
 
-# The repository root, so that `python bench/<name>.py` finds pnas_tf.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app  # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 import numpy as np
 

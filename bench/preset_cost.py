@@ -17,11 +17,7 @@ Example:
 """
 
 import os
-import sys
 import time
-
-# The repository root, so that `python bench/<name>.py` finds pnas_tf.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top
 from absl import app

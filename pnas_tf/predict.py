@@ -19,6 +19,7 @@ Example:
 
 import json
 import os
+import re
 import sys
 
 # Hides TensorFlow's C++ INFO logs (see train_child.py).
@@ -53,11 +54,11 @@ def saved_model_directory(path: str) -> str:
   Raises:
     usage.UsageError: neither.
   """
-  if os.path.exists(os.path.join(path, "saved_model.pb")):
+  if files.exists(os.path.join(path, "saved_model.pb")):
     return path
   for version in sorted(files.serving_versions(path), reverse=True):
     candidate = os.path.join(path, str(version))
-    if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+    if files.exists(os.path.join(candidate, "saved_model.pb")):
       return candidate
   raise usage.UsageError(f"--model: {path} is not a SavedModel nor a directory "
                          "of numbered SavedModel versions")
@@ -74,11 +75,22 @@ def _read_images(paths: list[str]) -> list[bytes]:
       tf.io.decode_image(data, expand_animations=False)
     except OSError as error:
       raise usage.UsageError(f"{path}: {error.strerror}") from None
-    except tf.errors.InvalidArgumentError:
-      raise usage.UsageError(f"{path}: not a JPEG, PNG, GIF or BMP image"
+    except tf.errors.InvalidArgumentError as error:
+      raise usage.UsageError(f"{path}: {_undecodable(error.message)}"
                              ) from None
     encoded.append(data)
   return encoded
+
+
+def _undecodable(message: str) -> str:
+  """Why TensorFlow's decoder refused an image, in the user's terms."""
+  size = re.search(r"too large for int: (\d+) by (\d+)", message)
+  if size:
+    # The decoders index the decoded pixels with a 32-bit int.
+    return (f"{size.group(1)}x{size.group(2)} pixels is too large: "
+            "TensorFlow decodes images of under 2**31 bytes (width x height "
+            "x channels, e.g. 26,000 x 26,000 RGB)")
+  return "not a JPEG, PNG, GIF or BMP image"
 
 
 def format_text(paths: list[str], predictions: list[dict],
@@ -94,6 +106,7 @@ def format_text(paths: list[str], predictions: list[dict],
   return "\n".join(lines) + "\n"
 
 
+@usage.flag_errors()
 def main(argv):
   """Prints the predictions; returns the exit status."""
   values = flags.FLAGS

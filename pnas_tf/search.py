@@ -22,8 +22,10 @@ Example:
   tensorboard --logdir=/tmp/pnas_quickstart/tensorboard
 """
 
+import contextlib
 import dataclasses
 import os
+from typing import Iterator
 
 # Hides TensorFlow's C++ INFO logs (see train_child.py).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -34,15 +36,18 @@ from absl import flags
 from pnas_tf.cli import child_flags
 from pnas_tf.cli import predictor_flags
 from pnas_tf.cli import usage
+from pnas_tf.config import child_settings
+from pnas_tf.config import executor_config
+from pnas_tf.config import predictor_config
+from pnas_tf.config import run_settings
 from pnas_tf.config import search_config
-from pnas_tf.nas import executors
 from pnas_tf.nas import search_store
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
 # pylint: enable=g-import-not-at-top
 
 _DEFAULTS = search_config.SearchConfig()
-_EXECUTOR_DEFAULTS = executors.ExecutorConfig()
+_EXECUTOR_DEFAULTS = executor_config.ExecutorConfig()
 
 
 def define_flags() -> None:
@@ -69,7 +74,8 @@ def define_flags() -> None:
                        "inprocess executor: train each child in a fresh "
                        "process (TensorFlow keeps ~50 MiB per model trained "
                        "in a process).")
-  flags.DEFINE_enum("executor", _EXECUTOR_DEFAULTS.kind, executors.EXECUTORS,
+  flags.DEFINE_enum("executor", _EXECUTOR_DEFAULTS.kind,
+                    executor_config.EXECUTORS,
                     "Where children train: inprocess (one at a time), local "
                     "(--num_workers processes on this host, each a share of "
                     "its GPUs or CPUs), ray (Ray tasks on --ray_address or a "
@@ -92,28 +98,19 @@ def define_flags() -> None:
                        "then recorded failed.")
 
 
-def _checked(factory, **values):
-  try:
-    return factory(**values)
-  except ValueError as error:
-    raise usage.UsageError(f"--{error}") from None
+def resume_settings(settings: child_settings.ChildSettings,
+                    config: search_config.SearchConfig,
+                    predictor: predictor_config.PredictorConfig
+                    ) -> tuple[dict, dict]:
+  """(settings a rerun must keep, defaults for an older search.json)."""
+  configs = (settings.data, settings.train, config, predictor)
+  extra = {"preset": settings.preset, **settings.network_overrides}
+  return (run_settings.comparable(configs, extra),
+          run_settings.defaults(configs))
 
 
-def _meaning(values, settings) -> dict:
-  """The settings a trained child's result depends on (checked on resume)."""
-  meaning = {name: values[name].value for name in (
-      "dataset", "validation_size", "num_train_examples", "batch_size",
-      "random_flip", "epochs", "learning_rate", "momentum",
-      "gradient_clip_norm", "preset", "seed", "mixed_precision", "beam_size",
-      "search_strategy", "operations", "predictor", "predictor_epochs",
-      "predictor_batch_size", "predictor_ensemble_size",
-      "predictor_warm_start", "max_blocks")}
-  meaning.update(settings.network_overrides)
-  return meaning
-
-
-def _with_absolute_paths(settings: child_flags.ChildSettings
-                         ) -> child_flags.ChildSettings:
+def _with_absolute_paths(settings: child_settings.ChildSettings
+                         ) -> child_settings.ChildSettings:
   """Local paths made absolute: a worker (a Ray task) may start elsewhere."""
   return dataclasses.replace(
       settings, output_dir=files.absolute(settings.output_dir),
@@ -121,49 +118,80 @@ def _with_absolute_paths(settings: child_flags.ChildSettings
                                data_dir=files.absolute(settings.data.data_dir)))
 
 
-def main(argv):
-  """Runs the search; returns the exit status."""
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  values = flags.FLAGS
-  settings = _with_absolute_paths(child_flags.settings_from_flags(values))
+def _configs(values: flags.FlagValues):
+  """(child settings, search, executor, predictor) configs, all checked.
+
+  Raises:
+    usage.UsageError: naming the first bad flag.
+  """
+  settings = _with_absolute_paths(
+      child_flags.settings_from_flags(values, "a search"))
   try:
     operations = search_space.check_operations(values.operations)
   except ValueError as error:
     raise usage.UsageError(f"--operations: {error}") from None
-  config = _checked(
-      search_config.SearchConfig, max_blocks=values.max_blocks,
-      beam_size=values.beam_size, search_strategy=values.search_strategy,
-      export_top=values.export_top, seed=values.seed,
-      operations=operations)
-  executor_config = _checked(
-      executors.ExecutorConfig, kind=values.executor,
-      num_workers=values.num_workers,
+  config = search_config.SearchConfig(
+      max_blocks=values.max_blocks, beam_size=values.beam_size,
+      search_strategy=values.search_strategy, export_top=values.export_top,
+      seed=values.seed, operations=operations)
+  executor = executor_config.ExecutorConfig(
+      kind=values.executor, num_workers=values.num_workers,
       children_per_gpu=values.children_per_gpu,
       ray_address=values.ray_address,
       max_child_retries=values.max_child_retries,
       isolate=values.isolate_children)
   predictor_settings = predictor_flags.config_from_flags(
       values, max_blocks=config.max_blocks, seed=config.seed)
-  store = search_store.SearchStore(settings.output_dir)
-  export_dir = files.absolute(values.export_dir) or os.path.join(
-      settings.output_dir,
-                                                 "export")
+  one_block_cells = len(search_space.initial_cells(config.operations))
+  if (config.max_blocks > 1
+      and predictor_settings.num_members > one_block_cells):
+    # The first fit would fail after all of round 1 had trained.
+    raise usage.UsageError(
+        f"--predictor={predictor_settings.kind} fits "
+        f"{predictor_settings.num_members} members on the one-block cells, "
+        f"but --operations={','.join(config.operations)} gives only "
+        f"{one_block_cells}; lower --predictor_ensemble_size or add operators")
+  return settings, config, executor, predictor_settings
 
-  if executor_config.kind == "ray":
+
+@contextlib.contextmanager
+def _ray_errors(kind: str) -> Iterator[None]:
+  """Ray missing or unreachable, under --executor=ray, as one line."""
+  if kind != "ray":
+    yield
+    return
+  from pnas_tf.nas import ray_executor  # pylint: disable=g-import-not-at-top
+  try:
+    yield
+  except ray_executor.RayUnavailableError as error:
+    raise usage.UsageError(str(error)) from None
+
+
+@usage.flag_errors()
+def main(argv):
+  """Runs the search; returns the exit status."""
+  if len(argv) > 1:
+    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  settings, config, executor_settings, predictor_settings = _configs(
+      flags.FLAGS)
+  store = search_store.SearchStore(settings.output_dir)
+  export_dir = (files.absolute(flags.FLAGS.export_dir)
+                or os.path.join(settings.output_dir, "export"))
+  usage.check_output_directory("export_dir", export_dir)
+  if executor_settings.kind == "ray":
     from pnas_tf.nas import ray_executor  # pylint: disable=g-import-not-at-top
-    try:
+    with _ray_errors(executor_settings.kind):
       ray_executor.import_ray()  # Ray missing: said before TensorFlow loads.
-    except ray_executor.RayUnavailableError as error:
-      raise usage.UsageError(str(error)) from None
 
   # TensorFlow loads only once the flags are known to be good.
-  from pnas_tf.nas import search_runner
+  from pnas_tf.nas import search_runner  # pylint: disable=g-import-not-at-top
   info, net = search_runner.dataset_and_network(settings)
-  executor = search_runner.make_executor(executor_config, net, settings)
+  with _ray_errors(executor_settings.kind):
+    executor = search_runner.make_executor(executor_settings, net, settings)
   try:
     with store.locked():
-      store.check_settings(_meaning(values, settings))
+      store.check_settings(*resume_settings(settings, config,
+                                            predictor_settings))
       return search_runner.run(config, predictor_settings, settings, store,
                                export_dir, info, net, executor)
   except search_store.StoreError as error:

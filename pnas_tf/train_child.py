@@ -35,6 +35,7 @@ from absl import flags
 
 from pnas_tf.cli import child_flags
 from pnas_tf.cli import usage
+from pnas_tf.config import child_settings
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
 # pylint: enable=g-import-not-at-top
@@ -44,13 +45,22 @@ SAVED_MODEL_DIR = "saved_model"
 
 
 def define_flags() -> None:
-  """The shared child flags, plus --cell."""
+  """The shared child flags, plus --cell and --keep_checkpoints.
+
+  (The search and final training always keep checkpoints: they have no
+  such flag.)
+  """
   child_flags.define_flags()
   if "cell" not in flags.FLAGS:  # Another binary in this process has it.
     flags.DEFINE_string("cell", None,
                         "The cell: 'op:input+op:input,...' or PNASNet-5.")
+  if "keep_checkpoints" not in flags.FLAGS:
+    flags.DEFINE_boolean(
+        "keep_checkpoints", False,
+        "Back up every epoch, so that an interrupted child resumes.")
 
 
+@usage.flag_errors()
 def main(argv):
   """Trains the child; returns the exit status (0 trained, 1 failed)."""
   if len(argv) > 1:
@@ -62,9 +72,11 @@ def main(argv):
     cell = search_space.Cell.parse(values.cell)
   except ValueError as error:
     raise usage.UsageError(f"--cell: {error}") from None
-  settings = child_flags.settings_from_flags(values)
+  settings = child_flags.settings_from_flags(values, "a child training")
+  settings = dataclasses.replace(settings, train=dataclasses.replace(
+      settings.train, keep_checkpoints=values.keep_checkpoints))
   result_path = os.path.join(settings.output_dir, RESULT_FILE)
-  if os.path.exists(result_path):
+  if files.exists(result_path):
     raise usage.UsageError(
         f"--output_dir {settings.output_dir} already holds a trained child "
         f"({RESULT_FILE}); choose another directory")
@@ -79,7 +91,7 @@ def main(argv):
   except ValueError as error:
     # Split sizes that do not fit; the message starts with the flag's name.
     raise usage.UsageError(f"--{error}") from None
-  net = child_flags.network_for(settings, data.info.num_classes,
+  net = child_settings.network_for(settings, data.info.num_classes,
                                 data.info.image_shape)
 
   result = child_trainer.train_and_evaluate(
@@ -95,7 +107,7 @@ def main(argv):
   files.write_json_atomically(result_path, record)
   json.dump(result.to_json(), sys.stdout, indent=2)
   sys.stdout.write("\n")
-  return 0 if result.status == child_trainer.STATUS_OK else 1
+  return 0 if result.ok else 1
 
 
 def run():

@@ -45,7 +45,10 @@ from absl import flags
 
 from pnas_tf.cli import child_flags
 from pnas_tf.cli import usage
+from pnas_tf.config import child_settings
 from pnas_tf.config import network_config
+from pnas_tf.config import run_settings
+from pnas_tf.nas import child_evaluator
 from pnas_tf.nas import controller
 from pnas_tf.nas import search_store
 from pnas_tf.space import search_space
@@ -54,7 +57,7 @@ from pnas_tf.storage import run_state
 # pylint: enable=g-import-not-at-top
 
 RESULT_FILE = "result.json"
-SETTINGS_FILE = "run.json"
+SETTINGS_FILE = run_state.SETTINGS_FILES["a final training"]
 # Where this run exports to, chosen at its first start.
 EXPORT_FILE = "export.json"
 FORMAT_VERSION = 1
@@ -95,7 +98,7 @@ def cell_from_flag(text: str) -> search_space.Cell:
     usage.UsageError: a malformed cell, or a search directory without a
       trained cell of its B blocks.
   """
-  if os.path.isdir(text):
+  if files.isdir(text):
     store = search_store.SearchStore(text)
     try:
       max_blocks = store.saved_settings().get("max_blocks")
@@ -120,28 +123,30 @@ def cell_from_flag(text: str) -> search_space.Cell:
     raise usage.UsageError(f"--cell: {error}") from None
 
 
-def _settings_record(cell, settings, values) -> dict:
-  """The settings the result depends on (checked when a run resumes)."""
-  record = {name: values[name].value for name in (
-      "dataset", "num_train_examples", "test_split", "batch_size",
-      "random_flip", "epochs", "learning_rate", "momentum",
-      "gradient_clip_norm", "aux_head_weight", "preset", "seed",
-      "mixed_precision")}
-  record.update(settings.network_overrides, cell=str(cell))
-  return record
+# Final training has no validation split: --validation_size means nothing.
+_MAY_CHANGE = ("validation_size",)
 
 
-def main(argv):
-  """Trains, tests and exports; returns the exit status."""
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  values = flags.FLAGS
-  if not values.cell:
-    raise usage.UsageError("--cell is required")
-  cell = cell_from_flag(values.cell)
-  settings = child_flags.settings_from_flags(values)
+def resume_settings(cell: search_space.Cell,
+                    settings: child_settings.ChildSettings,
+                    test_split: str) -> tuple[dict, dict]:
+  """(settings a rerun must keep, defaults for an older run.json)."""
+  configs = (settings.data, settings.train)
+  extra = {"preset": settings.preset, "test_split": test_split,
+           "cell": str(cell), **settings.network_overrides}
+  return (run_settings.comparable(configs, extra, _MAY_CHANGE),
+          run_settings.defaults(configs, _MAY_CHANGE))
+
+
+def _settings(values: flags.FlagValues) -> child_settings.ChildSettings:
+  """The checked training settings, ImageNet presets' input size included.
+
+  Raises:
+    usage.UsageError: naming the first bad flag, or a finished --output_dir.
+  """
+  settings = child_flags.settings_from_flags(values, "a final training")
   if values.drop_path_keep_prob is not None:
-    settings = child_flags.with_network_overrides(
+    settings = child_settings.with_network_overrides(
         settings, drop_path_keep_prob=values.drop_path_keep_prob)
   if not values.model_name or os.sep in values.model_name:
     raise usage.UsageError(f"--model_name must be a plain name, got "
@@ -152,51 +157,90 @@ def main(argv):
     # ImageNet-style preprocessing to the preset's input size.
     settings = dataclasses.replace(settings, data=dataclasses.replace(
         settings.data, image_size=net_shape.image_size))
-  output_dir = settings.output_dir
-  if os.path.exists(os.path.join(output_dir, RESULT_FILE)):
+  usage.check_output_directory(
+      "export_dir", _model_dir(values, settings))
+  if files.exists(os.path.join(settings.output_dir, RESULT_FILE)):
     raise usage.UsageError(
-        f"--output_dir {output_dir} holds a finished final training "
+        f"--output_dir {settings.output_dir} holds a finished final training "
         f"({RESULT_FILE}); choose another directory")
+  return settings
+
+
+def _model_dir(values: flags.FlagValues,
+               settings: child_settings.ChildSettings) -> str:
+  """Where the model's numbered versions go: <export_dir>/<model_name>."""
+  return os.path.join(
+      values.export_dir or os.path.join(settings.output_dir, "export"),
+      values.model_name)
+
+
+def _train_and_record(cell, settings, data, net, test_split: str,
+                      model_dir: str) -> dict | None:
+  """Trains under the directory's lock; the result record, or None if failed.
+
+  Raises:
+    run_state.RunStateError: the directory is another run's, or its
+      settings differ.
+  """
+  # pylint: disable=g-import-not-at-top
+  from pnas_tf.training import final_trainer
+  # pylint: enable=g-import-not-at-top
+  output_dir = settings.output_dir
+  with run_state.exclusive_directory(output_dir, "a final training"):
+    recorded, defaults = resume_settings(cell, settings, test_split)
+    run_state.check_and_record(
+        os.path.join(output_dir, SETTINGS_FILE), recorded, FORMAT_VERSION,
+        what="a final training", defaults=defaults)
+    export_path = _export_path(output_dir, model_dir)
+    result = final_trainer.train_final(cell, net, data, settings.train,
+                                       output_dir, export_path=export_path)
+    if not result.ok:
+      # No result.json: the epoch backup stays, and the same command
+      # continues from it once the cause (memory, say) is dealt with.
+      print(json.dumps(result.to_json(), indent=2))
+      return None
+    record = {
+        "result": result.to_json(),
+        "export": export_path,
+        "dataset": dataclasses.asdict(data.info),
+        "network": dataclasses.asdict(net),
+        "training": dataclasses.asdict(settings.train),
+        "data": dataclasses.asdict(settings.data),
+    }
+    child_evaluator.write_cell_files(
+        model_dir, dict(result.to_json(), export=export_path))
+    files.write_json_atomically(os.path.join(output_dir, RESULT_FILE), record)
+    final_trainer.discard_backup(output_dir)
+    return record
+
+
+@usage.flag_errors()
+def main(argv):
+  """Trains, tests and exports; returns the exit status."""
+  if len(argv) > 1:
+    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  values = flags.FLAGS
+  if not values.cell:
+    raise usage.UsageError("--cell is required")
+  cell = cell_from_flag(values.cell)
+  settings = _settings(values)
 
   # TensorFlow loads only once the flags are known to be good.
-  from pnas_tf.data import datasets
-  from pnas_tf.training import final_trainer
+  from pnas_tf.data import datasets  # pylint: disable=g-import-not-at-top
   try:
     data = datasets.load_final_data(settings.data, values.test_split)
   except datasets.DatasetUnavailableError as error:
     raise usage.UsageError(f"--dataset: {error}") from None
-  net = child_flags.network_for(settings, data.info.num_classes,
-                                data.info.image_shape)
-  model_dir = os.path.join(values.export_dir
-                           or os.path.join(output_dir, "export"),
-                           values.model_name)
+  net = child_settings.network_for(settings, data.info.num_classes,
+                                   data.info.image_shape)
+  model_dir = _model_dir(values, settings)
   try:
-    with run_state.exclusive_directory(output_dir, "a final training"):
-      run_state.check_and_record(
-          os.path.join(output_dir, SETTINGS_FILE),
-          _settings_record(cell, settings, values), FORMAT_VERSION,
-          what="a final training")
-      export_path = _export_path(output_dir, model_dir)
-      result = final_trainer.train_final(cell, net, data, settings.train,
-                                         output_dir, export_path=export_path)
-      if result.status != final_trainer.STATUS_OK:
-        # No result.json: the epoch backup stays, and the same command
-        # continues from it once the cause (memory, say) is dealt with.
-        print(json.dumps(result.to_json(), indent=2))
-        return 1
-      record = {
-          "result": result.to_json(),
-          "export": export_path,
-          "dataset": dataclasses.asdict(data.info),
-          "network": dataclasses.asdict(net),
-          "training": dataclasses.asdict(settings.train),
-          "data": dataclasses.asdict(settings.data),
-      }
-      files.write_json_atomically(os.path.join(output_dir, RESULT_FILE),
-                                  record)
-      final_trainer.discard_backup(output_dir)
+    record = _train_and_record(cell, settings, data, net, values.test_split,
+                               model_dir)
   except run_state.RunStateError as error:
     raise usage.UsageError(str(error)) from None
+  if record is None:
+    return 1
   json.dump(record, sys.stdout, indent=2)
   sys.stdout.write("\n")
   return 0
@@ -212,7 +256,7 @@ def _export_path(output_dir: str, model_dir: str) -> str:
   from pnas_tf.serving import export
   # pylint: enable=g-import-not-at-top
   marker = os.path.join(output_dir, EXPORT_FILE)
-  if os.path.exists(marker):
+  if files.exists(marker):
     return run_state.read_json(marker)["path"]
   path = export.next_version_directory(model_dir)
   files.write_json_atomically(marker, {"path": path})

@@ -9,6 +9,9 @@ import numpy as np
 from tensorboard.backend.event_processing import event_accumulator
 import tensorflow as tf
 import tensorflow_datasets as tfds
+# TensorFlow exports no way to turn op determinism off again; the test that
+# turns it on restores it, so that later tests in the process run as usual.
+from tensorflow.python.framework import config as tf_config
 
 from interruptions import StopAfterEpoch
 from pnas_tf.config import network_config
@@ -16,6 +19,7 @@ from pnas_tf.config import train_config
 from pnas_tf.data import datasets
 from pnas_tf.space import search_space
 from pnas_tf.training import child_trainer
+from pnas_tf.training import results
 
 CELL = search_space.Cell.parse("sep3x3:0+max3x3:1,identity:2+avg3x3:0")
 NET = network_config.preset("cifar_search", filters=4, num_cells_per_stack=1)
@@ -46,6 +50,18 @@ class RaiseInEpoch(keras.callbacks.Callback):
       raise self.error
 
 
+class KeepWeights(keras.callbacks.Callback):
+  """Copies every weight of the model (trainable or not) when training ends."""
+
+  def __init__(self):
+    super().__init__()
+    self.weights = []
+
+  def on_train_end(self, logs=None):
+    self.weights = [keras.ops.convert_to_numpy(w)
+                    for w in self.model.weights]
+
+
 class ChildTrainerTest(tf.test.TestCase):
 
   def setUp(self):
@@ -57,7 +73,7 @@ class ChildTrainerTest(tf.test.TestCase):
     result = child_trainer.train_and_evaluate(
         CELL, NET, mock_data(), train_config.TrainConfig(epochs=1),
         self.output_dir, export_dir=export_dir)
-    self.assertEqual(result.status, child_trainer.STATUS_OK, result.reason)
+    self.assertEqual(result.status, results.Status.OK, result.reason)
     self.assertEqual(result.cell, str(CELL.canonical()))
     self.assertEqual(result.num_blocks, 2)
     self.assertBetween(result.validation_accuracy, 0.0, 1.0)
@@ -88,7 +104,7 @@ class ChildTrainerTest(tf.test.TestCase):
     rerun = child_trainer.train_and_evaluate(
         CELL, NET, mock_data(), train_config.TrainConfig(epochs=1),
         os.path.join(self.output_dir, "rerun"), export_dir=export_dir)
-    self.assertEqual(rerun.status, child_trainer.STATUS_OK, rerun.reason)
+    self.assertEqual(rerun.status, results.Status.OK, rerun.reason)
     self.assertIn("serving_default",
                   tf.saved_model.load(export_dir).signatures)
 
@@ -97,7 +113,7 @@ class ChildTrainerTest(tf.test.TestCase):
         CELL, NET, mock_data(), train_config.TrainConfig(
             epochs=2, learning_rate=1e9), self.output_dir,
         export_dir=os.path.join(self.output_dir, "saved_model"))
-    self.assertEqual(result.status, child_trainer.STATUS_FAILED)
+    self.assertEqual(result.status, results.Status.FAILED)
     self.assertIn("NaN", result.reason)
     self.assertFalse(os.path.exists(os.path.join(self.output_dir,
                                                  "saved_model")))
@@ -107,7 +123,7 @@ class ChildTrainerTest(tf.test.TestCase):
     result = child_trainer.train_and_evaluate(
         CELL, NET, mock_data(), train_config.TrainConfig(epochs=1),
         self.output_dir, callbacks=[RaiseInEpoch(oom)])
-    self.assertEqual(result.status, child_trainer.STATUS_FAILED)
+    self.assertEqual(result.status, results.Status.FAILED)
     self.assertIn("out of memory", result.reason)
     bug = tf.errors.InvalidArgumentError(None, None, "labels out of range")
     with self.assertRaises(tf.errors.InvalidArgumentError):
@@ -140,7 +156,7 @@ class ChildTrainerTest(tf.test.TestCase):
     # Weights and optimizer restored after 2 epochs of 4 steps; only the
     # missing epoch runs, on the data it would have seen.
     self.assertEqual(seen, [8, 2])
-    self.assertEqual(result.status, child_trainer.STATUS_OK)
+    self.assertEqual(result.status, results.Status.OK)
     self.assertEqual(result.epochs_run, 3)  # Counted across the restart.
     self.assertAllClose(result.validation_accuracy,
                         uninterrupted.validation_accuracy)
@@ -167,7 +183,7 @@ class ChildTrainerTest(tf.test.TestCase):
                                               callbacks=[record])
     self.assertEqual(epochs_seen, [1])
     self.assertEqual((result.status, result.epochs_run),
-                     (child_trainer.STATUS_OK, 2))
+                     (results.Status.OK, 2))
 
   def test_aux_head_and_drop_path_of_final_training(self):
     net = network_config.preset("cifar_final", filters=4,
@@ -186,7 +202,7 @@ class ChildTrainerTest(tf.test.TestCase):
         CELL, net, mock_data(), train_config.TrainConfig(epochs=2),
         self.output_dir, export_dir=os.path.join(self.output_dir, "export"),
         callbacks=[model_holder])
-    self.assertEqual(result.status, child_trainer.STATUS_OK, result.reason)
+    self.assertEqual(result.status, results.Status.OK, result.reason)
     self.assertBetween(result.validation_accuracy, 0.0, 1.0)
     self.assertTrue(np.isfinite(result.validation_loss))
     # The second of 2 epochs trains at progress 1 / 2.
@@ -205,15 +221,40 @@ class ChildTrainerTest(tf.test.TestCase):
       gc.collect()
       return sum(isinstance(o, keras.layers.Layer) for o in gc.get_objects())
 
-    counts, results = [], []
+    counts, runs = [], []
     for index in range(3):
       result = child_trainer.train_and_evaluate(
           CELL, NET, data, config, os.path.join(self.output_dir, str(index)))
-      self.assertEqual(result.status, child_trainer.STATUS_OK)
+      self.assertEqual(result.status, results.Status.OK)
       counts.append(live_layers())
-      results.append((result.validation_accuracy, result.validation_loss))
+      runs.append((result.validation_accuracy, result.validation_loss))
     self.assertEqual(counts[1], counts[2])
-    self.assertEqual(results, [results[0]] * 3)
+    self.assertEqual(runs, [runs[0]] * 3)
+
+  def test_deterministic_runs_give_bit_identical_weights(self):
+    if not tf_config.is_op_determinism_enabled():
+      self.addCleanup(tf_config.disable_op_determinism)
+    # Drop path and the aux head too: their random draws must repeat.
+    net = network_config.preset("cifar_final", filters=4,
+                                num_cells_per_stack=1)
+    data = mock_data(num_examples=16)
+    runs = []
+    for index, seed in enumerate((3, 3, 4)):
+      weights = KeepWeights()
+      result = child_trainer.train_and_evaluate(
+          CELL, net, data,
+          train_config.TrainConfig(epochs=2, seed=seed, deterministic=True),
+          os.path.join(self.output_dir, str(index)), callbacks=[weights])
+      self.assertEqual(result.status, results.Status.OK, result.reason)
+      self.assertTrue(tf_config.is_op_determinism_enabled())
+      runs.append(weights.weights)
+    self.assertNotEmpty(runs[0])
+    self.assertLen(runs[1], len(runs[0]))
+    for first, second in zip(runs[0], runs[1]):
+      np.testing.assert_array_equal(first, second)
+    # The comparison can tell runs apart: another seed, other weights.
+    self.assertFalse(all(np.array_equal(first, other)
+                         for first, other in zip(runs[0], runs[2])))
 
 
 if __name__ == "__main__":

@@ -121,6 +121,12 @@ class ProgressiveSearchTest(parameterized.TestCase):
         fake_search.ShuffledExecutor(_Evaluator(step=0.02), seed=3))))
     self.assertEqual(resumed, expected)
 
+  def test_a_search_of_one_block_cells_fits_no_predictor(self):
+    directory = self.create_tempdir().full_path
+    ranking = _search(_run(directory, _Evaluator(), max_blocks=1,
+                           new_predictor=lambda: 1 / 0))
+    self.assertLen(ranking, len(search_space.initial_cells()))
+
   def test_real_predictor_round_trips_through_the_store(self):
     config = predictor_config.PredictorConfig(
         kind="mlp", max_blocks=2, epochs=3, batch_size=64)

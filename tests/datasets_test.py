@@ -1,6 +1,7 @@
 """Tests for pnas_tf.data.datasets: splits, shapes, augmentation, determinism, errors."""
 
 import tempfile
+from unittest import mock
 
 from absl.testing import parameterized
 import numpy as np
@@ -220,6 +221,30 @@ class BuilderTest(parameterized.TestCase):
         datasets.get_builder(DataConfig(dataset="cifar10", data_dir=data_dir,
                                         download=False))
 
+  def test_a_failed_download_names_and_chains_the_tfds_error(self):
+    cause = OSError(28, "No space left on device")
+    with tempfile.TemporaryDirectory() as data_dir, mock.patch.object(
+        tfds.core.DatasetBuilder, "download_and_prepare", side_effect=cause):
+      with self.assertRaisesRegex(
+          datasets.DatasetUnavailableError,
+          r"'cifar10' needs a download on first use and it failed \(OSError: "
+          r"\[Errno 28\] No space left on device\): run once with internet"
+      ) as raised:
+        datasets.get_builder(DataConfig(dataset="cifar10", data_dir=data_dir))
+    self.assertIs(raised.exception.__cause__, cause)
+
+  def test_a_failed_manual_preparation_names_the_tfds_error(self):
+    cause = ValueError("ILSVRC2012_img_val.tar: truncated archive")
+    with tempfile.TemporaryDirectory() as data_dir, mock.patch.object(
+        tfds.core.DatasetBuilder, "download_and_prepare", side_effect=cause):
+      with self.assertRaisesRegex(
+          datasets.DatasetUnavailableError,
+          r"Put the files in .*downloads/manual and rerun .*\(tfds failed "
+          r"with ValueError: ILSVRC2012_img_val.tar: truncated archive\)"
+      ) as raised:
+        datasets.get_builder(DataConfig(dataset="imagenet2012",
+                                        data_dir=data_dir))
+    self.assertIs(raised.exception.__cause__, cause)
 
   def test_a_split_without_labels_is_refused(self):
     unlabelled = tf.data.Dataset.from_tensor_slices(

@@ -9,6 +9,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import fake_children
 
+from pnas_tf.config import executor_config
 from pnas_tf.nas import executors
 from pnas_tf.space import search_space
 
@@ -79,7 +80,7 @@ class ExecutorConfigTest(parameterized.TestCase):
       ("not_isolated", dict(kind="local", isolate=False), "fresh process"))
   def test_bad_values(self, values, message):
     with self.assertRaisesRegex(ValueError, message):
-      executors.ExecutorConfig(**values)
+      executor_config.ExecutorConfig(**values)
 
 
 class LocalExecutorTest(absltest.TestCase):

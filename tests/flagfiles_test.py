@@ -23,7 +23,10 @@ FLAGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
 
 
 def parsed(name):
-  """The flag values after reading flags/<name>, as a binary would."""
+  """The flag values after reading flags/<name>, as its binary would."""
+  # The binary's own defaults (--preset, --verbose) under the flagfile.
+  binary = train_final if name.endswith("_final.cfg") else search
+  binary.define_flags()
   flags.FLAGS(["binary", f"--flagfile={os.path.join(FLAGS_DIR, name)}"])
   return flags.FLAGS
 

@@ -5,7 +5,9 @@ import io
 import json
 import os
 import shutil
+import struct
 import tempfile
+import zlib
 
 from absl.testing import flagsaver
 import keras
@@ -21,6 +23,25 @@ from pnas_tf.serving import export
 predict.define_flags()
 
 NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
+
+
+def _huge_png(directory: str) -> str:
+  """A valid 30000 x 30000 gray PNG (900 MB decoded, under 1 MB on disk)."""
+  width = height = 30000
+
+  def chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+  row = b"\x00" + bytes(width)  # Filter byte, then a black row.
+  pixels = zlib.compress(row * height, 9)
+  path = os.path.join(directory, "huge.png")
+  with open(path, "wb") as stream:
+    stream.write(b"\x89PNG\r\n\x1a\n"
+                 + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8,
+                                              0, 0, 0, 0))
+                 + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+  return path
 
 
 class PredictTest(tf.test.TestCase):
@@ -107,6 +128,9 @@ class PredictTest(tf.test.TestCase):
          "^--model: /nonexistent is not a SavedModel"),
         (["/nonexistent.png"], {}, "^/nonexistent.png: No such file"),
         ([not_image], {}, "notes.png: not a JPEG, PNG, GIF or BMP image$"),
+        ([_huge_png(self.create_tempdir().full_path)], {},
+         "huge.png: 30000x30000 pixels is too large: TensorFlow decodes "
+         "images of under 2\\*\\*31 bytes"),
         (self.files, {"format": "xml"}, "^--format must be one of"),
     ):
       with self.subTest(message=message):

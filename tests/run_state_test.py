@@ -3,6 +3,8 @@
 import json
 import multiprocessing
 import os
+import signal
+import time
 
 from absl.testing import absltest
 
@@ -11,9 +13,26 @@ from pnas_tf.storage import run_state
 
 
 def _hold_lock(directory, ready, release):
-  with run_state.exclusive_directory(directory, "a final training"):
+  with run_state.exclusive_directory(directory, "a search"):
     ready.set()
     release.wait(60)
+
+
+def _hold_file_lock(path, ready, release):
+  with run_state.file_lock(path):
+    ready.set()
+    release.wait(60)
+    # Written while still holding the lock: a waiter that sees it has waited.
+    with open(path + ".released", "w") as stream:
+      stream.write("released\n")
+
+
+def _hold_file_lock_until_killed(path, ready):
+  with run_state.file_lock(path):
+    ready.set()
+    # A sleep, not Event.wait: a process killed inside Event.wait leaves that
+    # Event's next set() waiting for it forever.
+    time.sleep(600)
 
 
 class SettingsTest(absltest.TestCase):
@@ -64,6 +83,21 @@ class SettingsTest(absltest.TestCase):
       self.assertEqual(json.load(stream)["format_version"], 7)
 
 
+class KindTest(absltest.TestCase):
+
+  def test_a_directory_of_another_kind_of_run_is_refused(self):
+    directory = self.create_tempdir().full_path
+    run_state.check_kind(directory, "a final training")  # Empty: fine.
+    with open(os.path.join(directory, "search.json"), "w") as stream:
+      stream.write("{}")
+    run_state.check_kind(directory, "a search")
+    with self.assertRaisesRegex(
+        run_state.RunStateError,
+        f"^{directory} holds a search \\(search.json\\), not a final "
+        "training; choose another --output_dir$"):
+      run_state.check_kind(directory, "a final training")
+
+
 class LockTest(absltest.TestCase):
 
   def test_a_second_owner_is_refused_until_the_first_is_gone(self):
@@ -77,8 +111,8 @@ class LockTest(absltest.TestCase):
       self.assertTrue(ready.wait(60))
       with self.assertRaisesRegex(
           run_state.RunStateError,
-          "a final training is already running in .*choose another "
-          "--output_dir"):
+          "^a search \\(host .*, pid [0-9]+\\) is already running in .*"
+          "choose another --output_dir"):
         with run_state.exclusive_directory(directory, "a final training"):
           pass
     finally:
@@ -87,6 +121,46 @@ class LockTest(absltest.TestCase):
     with run_state.exclusive_directory(directory, "a final training"):
       pass
 
+  def _start_holder(self, target, path, *events):
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    holder = context.Process(target=target, args=(path, ready, *events))
+    holder.start()
+    self.addCleanup(holder.join, 30)
+    self.addCleanup(holder.kill)
+    self.assertTrue(ready.wait(60))
+    return holder
+
+  def test_file_lock_makes_its_directory_and_is_free_at_once(self):
+    path = os.path.join(self.create_tempdir().full_path, "new", "x.lock")
+    busy = []
+    with run_state.file_lock(path, on_busy=lambda: busy.append(True)):
+      self.assertTrue(os.path.isfile(path))
+    with run_state.file_lock(path, on_busy=lambda: busy.append(True)):
+      pass
+    self.assertEqual(busy, [])
+
+  def test_file_lock_waits_for_its_holder(self):
+    path = os.path.join(self.create_tempdir().full_path, "data.prepare.lock")
+    release = multiprocessing.get_context("spawn").Event()
+    self._start_holder(_hold_file_lock, path, release)
+    busy = []
+
+    def on_busy():
+      busy.append(os.path.exists(path + ".released"))
+      release.set()
+
+    with run_state.file_lock(path, on_busy=on_busy):
+      self.assertTrue(os.path.exists(path + ".released"))
+    self.assertEqual(busy, [False])
+
+  def test_file_lock_of_a_killed_holder_is_free(self):
+    path = os.path.join(self.create_tempdir().full_path, "data.prepare.lock")
+    holder = self._start_holder(_hold_file_lock_until_killed, path)
+    with run_state.file_lock(path, on_busy=holder.kill):
+      holder.join(30)
+      self.assertEqual(holder.exitcode, -signal.SIGKILL)
+
   def test_on_url_storage_a_lock_file_names_its_holder(self):
     directory = "ram://run_state_test/lock"
     lock = directory + "/" + run_state.LOCK_FILE
@@ -94,7 +168,7 @@ class LockTest(absltest.TestCase):
       self.assertIn(f"pid {os.getpid()}", _read(lock))
       with self.assertRaisesRegex(
           run_state.RunStateError,
-          f"^a search holds {lock} \\(host .* pid {os.getpid()}\\); wait "
+          f"^a search \\(host .*, pid {os.getpid()}\\) holds {lock}; wait "
           "for it, or if none runs \\(it crashed\\), delete that file$"):
         with run_state.exclusive_directory(directory, "a search"):
           pass

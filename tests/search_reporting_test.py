@@ -8,6 +8,8 @@ import os
 from absl.testing import absltest
 import numpy as np
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.plugins.hparams import api_pb2
+from tensorboard.plugins.hparams import metadata as hp_metadata
 
 from pnas_tf.nas import controller
 from pnas_tf.nas import search_reporting
@@ -41,6 +43,12 @@ def _summary():
       round=2, records=new, predicted=[0.8, 0.9, 0.85],
       all_records=old + new,
       predictor=_Predictor(list(reversed(cells[:3])) + cells[3:]))
+
+
+def _progress(predicted):
+  return controller.Progress(round=2, done_in_round=1, round_size=3,
+                             done_total=4, budget=6, best=None,
+                             seconds_left=0.0, predicted=predicted)
 
 
 class RoundStatisticsTest(absltest.TestCase):
@@ -87,8 +95,8 @@ class TensorBoardTest(absltest.TestCase):
     log_dir = self.create_tempdir().full_path
     reporter = search_reporting.TensorBoardReporter(log_dir)
     summary = _summary()
-    for record in summary.records:
-      reporter.child_finished(record, None)
+    for record, predicted in zip(summary.records, summary.predicted):
+      reporter.child_finished(record, _progress(predicted))
     reporter.round_finished(summary)
     events = event_accumulator.EventAccumulator(
         os.path.join(log_dir, "search"),
@@ -97,11 +105,34 @@ class TensorBoardTest(absltest.TestCase):
     events.Reload()
     tags = events.Tags()["tensors"]
     for tag in ("accuracy/best", "predictor/spearman_new_round",
-                "child_training_hours", "predicted_vs_true"):
+                "child_training_hours", "predicted_vs_true", "best_cell"):
       self.assertIn(tag, tags)
     best = events.Tensors("accuracy/best")[0]
     self.assertEqual(best.step, 2)
     self.assertLen(os.listdir(os.path.join(log_dir, "children")), 3)
+
+  def test_child_sessions_end_with_their_status_round_and_prediction(self):
+    log_dir = self.create_tempdir().full_path
+    reporter = search_reporting.TensorBoardReporter(log_dir)
+    summary = _summary()
+    for record, predicted in zip(summary.records, summary.predicted):
+      reporter.child_finished(record, _progress(predicted))
+    for record, predicted in zip(summary.records, summary.predicted):
+      key = search_store.child_key(search_space.Cell.parse(record.cell))
+      events = event_accumulator.EventAccumulator(
+          os.path.join(log_dir, "children", key),
+          size_guidance={event_accumulator.TENSORS: 0})
+      events.Reload()
+      content = events.PluginTagToContent("hparams")
+      start = hp_metadata.parse_session_start_info_plugin_data(
+          content[hp_metadata.SESSION_START_INFO_TAG])
+      self.assertEqual(start.hparams["round"].number_value, 2)
+      self.assertAlmostEqual(
+          start.hparams["predicted_accuracy"].number_value, predicted)
+      end = hp_metadata.parse_session_end_info_plugin_data(
+          content[hp_metadata.SESSION_END_INFO_TAG])
+      self.assertEqual(end.status, api_pb2.STATUS_SUCCESS if record.ok
+                       else api_pb2.STATUS_FAILURE)
 
 
 class RankingFilesTest(absltest.TestCase):

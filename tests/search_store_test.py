@@ -63,8 +63,9 @@ class LockTest(absltest.TestCase):
     holder.start()
     try:
       self.assertTrue(ready.wait(60))
-      with self.assertRaisesRegex(search_store.StoreError,
-                                  "a search is already running in"):
+      with self.assertRaisesRegex(
+          search_store.StoreError,
+          "^a search \\(host .*, pid [0-9]+\\) is already running in"):
         with search_store.SearchStore(directory).locked():
           pass
     finally:

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from unittest import mock
 
 from absl.testing import flagsaver
 from absl.testing import parameterized
@@ -12,6 +13,8 @@ import tensorflow_datasets as tfds
 
 from pnas_tf import search
 from pnas_tf.cli import usage
+from pnas_tf.nas import controller
+from pnas_tf.storage import files
 
 search.define_flags()
 
@@ -27,6 +30,7 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
 
   def setUp(self):
     super().setUp()
+    search.define_flags()  # The search's defaults, whoever set theirs last.
     self.output_dir = os.path.join(self.create_tempdir().full_path, "search")
 
   def _search(self, **overrides):
@@ -52,7 +56,12 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
       with open(os.path.join(model_dir, "pnas_cell.json")) as stream:
         exported = json.load(stream)
       self.assertEqual(exported["cell"], two_block[rank - 1]["cell"])
-      served = tf.saved_model.load(os.path.join(model_dir, "1"))
+      self.assertTrue(exported["search_finished"])
+      with open(os.path.join(model_dir, "pnas_cell.svg")) as stream:
+        self.assertIn("concat", stream.read())
+      # Version 1 is round 1's best so far; the last is the search's.
+      last = max(files.serving_versions(model_dir))
+      served = tf.saved_model.load(os.path.join(model_dir, str(last)))
       images = tf.constant(np.zeros((3, 32, 32, 3)), tf.uint8)
       probabilities = served.signatures["serving_default"](images=images)
       self.assertAllClose(tf.reduce_sum(probabilities["probabilities"], 1),
@@ -63,11 +72,12 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
     self.assertLen(os.listdir(os.path.join(self.output_dir, "tensorboard",
                                            "children")), 5)
     # Rerunning the finished search trains nothing and changes nothing.
+    pnas_1 = os.path.join(self.output_dir, "export", "pnas_1")
+    versions = files.serving_versions(pnas_1)
     self.assertEqual(self._search(), 0)
     with open(os.path.join(self.output_dir, "summary.csv")) as stream:
       self.assertEqual(list(csv.DictReader(stream)), rows)
-    self.assertEqual(os.listdir(os.path.join(self.output_dir, "export",
-                                             "pnas_1")).count("2"), 0)
+    self.assertEqual(files.serving_versions(pnas_1), versions)
     # A rank whose exported cell is no longer the one there gets version 2.
     cell_file = os.path.join(self.output_dir, "export", "pnas_1",
                              "pnas_cell.json")
@@ -76,11 +86,33 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
     with open(cell_file, "w") as stream:
       json.dump(dict(exported, cell="max3x3:0+max3x3:0"), stream)
     self.assertEqual(self._search(), 0)
-    self.assertTrue(os.path.isdir(os.path.join(self.output_dir, "export",
-                                               "pnas_1", "2")))
+    self.assertEqual(files.serving_versions(pnas_1),
+                     versions + [max(versions) + 1])
     with open(cell_file) as stream:
       self.assertEqual(json.load(stream)["cell"], exported["cell"])
     self._check_refusals()
+
+  def test_a_search_stopped_after_round_1_has_its_results_so_far(self):
+    with mock.patch.object(controller, "_chosen",
+                           side_effect=KeyboardInterrupt):
+      with self.assertRaises(KeyboardInterrupt):
+        self._search()
+    with open(os.path.join(self.output_dir, "summary.csv")) as stream:
+      rows = list(csv.DictReader(stream))
+    self.assertLen(rows, 3)  # Round 1's one-block cells.
+    for rank in (1, 2):
+      model_dir = os.path.join(self.output_dir, "export", f"pnas_{rank}")
+      with open(os.path.join(model_dir, "pnas_cell.json")) as stream:
+        exported = json.load(stream)
+      self.assertEqual(exported["cell"], rows[rank - 1]["cell"])
+      self.assertEqual((exported["search_finished"],
+                        exported["best_so_far_after_round"]), (False, 1))
+      self.assertEqual(files.serving_versions(model_dir), [1])
+    # The rerun continues, and ends with the search's own exports.
+    self.assertEqual(self._search(), 0)
+    with open(os.path.join(self.output_dir, "export", "pnas_1",
+                           "pnas_cell.json")) as stream:
+      self.assertTrue(json.load(stream)["search_finished"])
 
   def _check_refusals(self):
     """Reruns that must be refused, on the finished search's directory."""
@@ -107,7 +139,8 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
                      if name.endswith(".json"))
     self.assertLen(records, 3)
     self.assertFalse(gfile.exists(url + "/.lock"))
-    self.assertTrue(gfile.exists(url + "/predictor/round_1/predictor.json"))
+    # No later round would use a predictor: none is fitted.
+    self.assertFalse(gfile.exists(url + "/predictor"))
     served = tf.saved_model.load(url + "/export/pnas_1/1")
     self.assertIn("serving_bytes", served.signatures)
     # A record lost, as if the search had been killed as the child finished:
@@ -119,7 +152,7 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
                       for name in records}, before)
     self.assertEqual(sorted(name.rstrip("/") for name in
                             gfile.listdir(url + "/export/pnas_1")),
-                     ["1", "pnas_cell.json"])
+                     ["1", "pnas_cell.json", "pnas_cell.svg"])
     self.assertEqual([name for name in gfile.listdir(url)
                       if name.startswith(".tmp")], [])
     self.assertFalse(os.path.exists(self.output_dir))
@@ -137,6 +170,12 @@ class SearchMainTest(tf.test.TestCase, parameterized.TestCase):
        "^--max_child_retries must be >= 0"),
       (dict(executor="local", ray_address="auto"),
        "^--ray_address is for --executor=ray only$"),
+      (dict(validation_size=1.0), "^--validation_size 1 is ambiguous"),
+      (dict(operations=["max3x3"], max_blocks=2, predictor="lstm_ensemble"),
+       "^--predictor=lstm_ensemble fits 5 members on the one-block cells, "
+       "but --operations=max3x3 gives only 3;"),
+      (dict(export_dir="/proc/pnas_tf_export"),
+       "^--export_dir /proc/pnas_tf_export cannot be created"),
   )
   def test_bad_flags_fail_before_anything_is_written(self, overrides, message):
     with self.assertRaisesRegex(usage.UsageError, message):

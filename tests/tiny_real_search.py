@@ -39,6 +39,7 @@ def run(output_dir: str, **executor_flags) -> dict[str, float]:
   one core), which may reorder floating-point sums; on 64 validation images
   it has not changed an accuracy here, and the tests ask for equal ones.
   """
+  search.define_flags()  # The search's defaults, whoever set theirs last.
   with flagsaver.flagsaver(output_dir=output_dir, **SETTINGS,
                            **executor_flags):
     exit_code = search.main(["search"])
@@ -47,15 +48,19 @@ def run(output_dir: str, **executor_flags) -> dict[str, float]:
           for record in search_store.SearchStore(output_dir).records().values()}
 
 
+def arguments(output_dir: str, *flags: str) -> list[str]:
+  """The search binary's command-line flags for SETTINGS, and `flags`."""
+  return [f"--{name}={','.join(map(str, value))}"
+          if isinstance(value, list) else f"--{name}={value}"
+          for name, value in SETTINGS.items()] + [
+              f"--output_dir={output_dir}", *flags]
+
+
 def run_without_ray(output_dir: str, *flags: str
                     ) -> subprocess.CompletedProcess:
   """The search binary, run where Ray cannot be imported."""
-  arguments = [f"--{name}={','.join(map(str, value))}"
-               if isinstance(value, list) else f"--{name}={value}"
-               for name, value in SETTINGS.items()]
   return subprocess.run(
-      [sys.executable, "-c", _WITHOUT_RAY, *arguments,
-       f"--output_dir={output_dir}", *flags],
+      [sys.executable, "-c", _WITHOUT_RAY, *arguments(output_dir, *flags)],
       cwd=_ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 

@@ -27,6 +27,7 @@ class TrainChildMainTest(tf.test.TestCase, parameterized.TestCase):
 
   def setUp(self):
     super().setUp()
+    train_child.define_flags()  # Its defaults, whoever set theirs last.
     self.output_dir = os.path.join(self.create_tempdir().full_path, "child")
 
   def test_main_trains_writes_result_and_a_servable_model(self):

@@ -22,6 +22,7 @@ from pnas_tf.serving import export
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
 from pnas_tf.training import final_trainer
+from pnas_tf.training import results
 
 train_final.define_flags()
 
@@ -47,7 +48,7 @@ class FinalTrainerTest(tf.test.TestCase):
     result = final_trainer.train_final(
         CELL, NET, data, train_config.TrainConfig(epochs=2), output_dir,
         export_path=export_path)
-    self.assertEqual(result.status, final_trainer.STATUS_OK, result.reason)
+    self.assertEqual(result.status, results.Status.OK, result.reason)
     self.assertEqual((result.epochs_run, result.test_examples), (2, 24))
     self.assertBetween(result.test_accuracy, 0.0, 1.0)
     self.assertBetween(result.test_top_k_accuracy, result.test_accuracy, 1.0)
@@ -103,6 +104,7 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
 
   def setUp(self):
     super().setUp()
+    train_final.define_flags()  # Its defaults, whoever set theirs last.
     self.output_dir = os.path.join(self.create_tempdir().full_path, "final")
 
   def _main(self, **overrides):
@@ -121,6 +123,11 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(record["export"],
                      os.path.join(self.output_dir, "export", "pnas", "1"))
     self.assertTrue(record["network"]["use_aux_head"])
+    model_dir = os.path.join(self.output_dir, "export", "pnas")
+    with open(os.path.join(model_dir, "pnas_cell.json")) as stream:
+      self.assertEqual(json.load(stream)["cell"], record["result"]["cell"])
+    with open(os.path.join(model_dir, "pnas_cell.svg")) as stream:
+      self.assertIn("concat", stream.read())
     served = tf.saved_model.load(record["export"])
     self.assertCountEqual(served.signatures,
                           [export.DEFAULT_SIGNATURE, export.BYTES_SIGNATURE])
@@ -128,8 +135,8 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(usage.UsageError,
                                 "holds a finished final training"):
       self._main(cell="PNASNet-5")
-    self.assertEqual(os.listdir(os.path.join(self.output_dir, "export",
-                                             "pnas")), ["1"])
+    self.assertEqual(files.serving_versions(
+        os.path.join(self.output_dir, "export", "pnas")), [1])
 
   def test_imagenet_mobile_preset_on_mock_imagenet(self):
     # The preset's skeleton and 224 px input, with N = 1, F = 32 and a
@@ -180,13 +187,13 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
     with mock.patch.object(final_trainer, "train_final", train_counting):
       self.assertEqual(self._main(cell=str(CELL)), 0)
     self.assertEqual(counter.epochs, [])  # All epochs were committed.
-    self.assertEqual(os.listdir(os.path.join(self.output_dir, "export",
-                                             "pnas")), ["1"])
+    self.assertEqual(files.serving_versions(
+        os.path.join(self.output_dir, "export", "pnas")), [1])
     self.assertFalse(os.path.exists(os.path.join(self.output_dir, "backup")))
 
   def test_a_failed_training_keeps_its_backup_and_writes_no_result(self):
-    failed = final_trainer.FinalResult(cell="x", status="failed",
-                                       reason="out of memory: test")
+    failed = results.FinalResult(cell="x", status=results.Status.FAILED,
+                                 reason="out of memory: test")
     with mock.patch.object(final_trainer, "train_final",
                            return_value=failed):
       self.assertEqual(self._main(cell="PNASNet-5"), 1)
@@ -229,11 +236,23 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
       (dict(cell="PNASNet-5", drop_path_keep_prob=1.5),
        "^--drop_path_keep_prob must be in"),
       (dict(cell="PNASNet-5", model_name="a/b"), "^--model_name must be"),
+      (dict(cell="PNASNet-5", export_dir="/proc/pnas_tf_export"),
+       "^--export_dir /proc/pnas_tf_export/pnas cannot be created"),
   )
   def test_bad_flags_fail_before_anything_is_written(self, overrides, message):
     with self.assertRaisesRegex(usage.UsageError, message):
       self._main(**overrides)
     self.assertFalse(os.path.exists(self.output_dir))
+
+  def test_a_search_directory_is_not_an_output_directory(self):
+    os.makedirs(self.output_dir)
+    with open(os.path.join(self.output_dir, "search.json"), "w") as stream:
+      stream.write("{}")
+    with self.assertRaisesRegex(
+        usage.UsageError, "^--output_dir: .* holds a search \\(search.json\\), "
+        "not a final training; choose another --output_dir$"):
+      self._main(cell="PNASNet-5")
+    self.assertEqual(os.listdir(self.output_dir), ["search.json"])
 
   def test_a_directory_that_is_not_a_search_is_refused(self):
     with self.assertRaisesRegex(usage.UsageError, "not a search's output"):

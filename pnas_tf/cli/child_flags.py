@@ -12,14 +12,14 @@ module never reads the global ones itself):
     child_flags.define_flags()
 
   def main(argv):
-    settings = child_flags.settings_from_flags(parsed_flag_values)
+    settings = child_flags.settings_from_flags(parsed_flag_values,
+                                               "a search")
 """
-
-import dataclasses
 
 from absl import flags
 
 from pnas_tf.cli import usage
+from pnas_tf.config import child_settings
 from pnas_tf.config import network_config
 from pnas_tf.config import train_config
 
@@ -28,16 +28,23 @@ _TRAIN_DEFAULTS = train_config.TrainConfig()
 
 
 def define_flags(preset: str = "cifar_search", verbose: int = 0) -> None:
-  """Defines the shared flags, with the binary's default preset and verbosity.
+  """Defines the shared flags once, and sets the binary's defaults.
 
-  Defining them again is a no-op, so tests can load two binaries.
+  The flags are defined by the first call in a process; every call sets the
+  default --preset and --verbose to the calling binary's, so a process (a
+  test) that loads several binaries gets the defaults of the one it set up
+  last, never silently another's.
   """
-  try:
-    flags.DEFINE_string("dataset", _DATA_DEFAULTS.dataset,
-                        "tfds image-classification dataset, e.g. cifar10 or "
-                        "fashion_mnist.")
-  except flags.DuplicateFlagError:
-    return
+  if "dataset" not in flags.FLAGS:
+    _define_shared_flags()
+  flags.FLAGS.set_default("preset", preset)
+  flags.FLAGS.set_default("verbose", verbose)
+
+
+def _define_shared_flags() -> None:
+  flags.DEFINE_string("dataset", _DATA_DEFAULTS.dataset,
+                      "tfds image-classification dataset, e.g. cifar10 or "
+                      "fashion_mnist.")
   flags.DEFINE_string("data_dir", None,
                       "tfds data directory (default: tfds' own).")
   flags.DEFINE_boolean("download", _DATA_DEFAULTS.download,
@@ -57,7 +64,7 @@ def define_flags(preset: str = "cifar_search", verbose: int = 0) -> None:
   flags.DEFINE_float("momentum", _TRAIN_DEFAULTS.momentum, "SGD momentum.")
   flags.DEFINE_float("gradient_clip_norm", _TRAIN_DEFAULTS.gradient_clip_norm,
                      "Clip gradients to this global norm (0: none).")
-  flags.DEFINE_string("preset", preset,
+  flags.DEFINE_string("preset", "cifar_search",
                       "Network preset: "
                       f"{', '.join(network_config.PRESETS)}.")
   flags.DEFINE_integer("filters", None, "F (default: the preset's).")
@@ -70,98 +77,60 @@ def define_flags(preset: str = "cifar_search", verbose: int = 0) -> None:
                       "mixed_float16 training: auto (on GPUs), on or off.")
   flags.DEFINE_string("xla", _TRAIN_DEFAULTS.xla,
                       "XLA-compiled training steps: auto (on GPUs), on or off.")
-  flags.DEFINE_boolean("keep_checkpoints", _TRAIN_DEFAULTS.keep_checkpoints,
-                       "Back up every epoch, so an interrupted child resumes.")
   flags.DEFINE_float("aux_head_weight", _TRAIN_DEFAULTS.aux_head_weight,
                      "Loss weight of the auxiliary head (presets that have "
                      "one: cifar_final, imagenet_*).")
   flags.DEFINE_integer("seed", _TRAIN_DEFAULTS.seed,
                        "Seed of weights, shuffling and augmentation.")
-  flags.DEFINE_integer("verbose", verbose,
+  flags.DEFINE_boolean("deterministic", _TRAIN_DEFAULTS.deterministic,
+                       "Deterministic TensorFlow ops: bit-identical runs for "
+                       "a seed on the same hardware, at a cost in speed.")
+  flags.DEFINE_integer("verbose", 0,
                        "Keras fit verbosity: 0 silent, 1 progress bar, 2 one "
                        "line per epoch.")
   flags.DEFINE_string("output_dir", None, "Directory for everything written.")
 
 
-@dataclasses.dataclass(frozen=True)
-class ChildSettings:
-  """Everything the shared flags say, checked."""
-  data: train_config.DataConfig
-  train: train_config.TrainConfig
-  preset: str
-  network_overrides: dict[str, int]
-  output_dir: str
-
-
-def _checked(factory, **values):
-  try:
-    return factory(**values)
-  except ValueError as error:
-    # The configs' messages start with the field, which is the flag's name.
-    raise usage.UsageError(f"--{error}") from None
-
-
-def settings_from_flags(values: flags.FlagValues) -> ChildSettings:
+@usage.flag_errors()
+def settings_from_flags(values: flags.FlagValues, what: str | None = None
+                        ) -> child_settings.ChildSettings:
   """Reads and checks the shared flags.
+
+  Args:
+    values: the parsed flags.
+    what: the kind of run, e.g. "a search": then --output_dir must not hold
+      another kind's files.
 
   Raises:
     usage.UsageError: naming the first bad flag.
   """
   if not values.output_dir:
     raise usage.UsageError("--output_dir is required")
+  usage.check_output_directory("output_dir", values.output_dir, what)
   if values.preset not in network_config.PRESETS:
     raise usage.UsageError(
         f"--preset: unknown preset {values.preset!r}; known presets: "
         f"{', '.join(network_config.PRESETS)}")
   if values.verbose not in (0, 1, 2):
     raise usage.UsageError(f"--verbose must be 0, 1 or 2, got {values.verbose}")
-  data = _checked(
-      train_config.DataConfig, dataset=values.dataset,
+  data = train_config.DataConfig(
+      dataset=values.dataset,
       data_dir=values.data_dir, validation_size=values.validation_size,
       num_train_examples=values.num_train_examples,
       batch_size=values.batch_size, seed=values.seed,
       random_flip=values.random_flip, download=values.download)
-  train = _checked(
-      train_config.TrainConfig, epochs=values.epochs,
+  train = train_config.TrainConfig(
+      epochs=values.epochs,
       learning_rate=values.learning_rate, momentum=values.momentum,
       gradient_clip_norm=values.gradient_clip_norm, seed=values.seed,
       strategy=values.strategy, mixed_precision=values.mixed_precision,
-      xla=values.xla, keep_checkpoints=values.keep_checkpoints,
-      aux_head_weight=values.aux_head_weight, verbose=values.verbose)
+      xla=values.xla,
+      aux_head_weight=values.aux_head_weight, verbose=values.verbose,
+      deterministic=values.deterministic)
   overrides = {name: values[name].value
                for name in ("filters", "num_cells_per_stack")
                if values[name].value is not None}
-  _checked(network_config.preset, name=values.preset, **overrides)
-  return ChildSettings(data=data, train=train, preset=values.preset,
-                       network_overrides=overrides,
-                       output_dir=values.output_dir)
-
-
-def with_network_overrides(settings: ChildSettings,
-                           **overrides) -> ChildSettings:
-  """`settings` with more network fields replaced, checked.
-
-  Raises:
-    usage.UsageError: naming the first bad field's flag.
-  """
-  merged = {**settings.network_overrides, **overrides}
-  _checked(network_config.preset, name=settings.preset, **merged)
-  return dataclasses.replace(settings, network_overrides=merged)
-
-
-def network_for(settings: ChildSettings, num_classes: int,
-                image_shape: tuple[int, int, int]
-                ) -> network_config.NetworkConfig:
-  """The preset, with the flags' overrides and the dataset's classes and shape.
-
-  Raises:
-    usage.UsageError: for non-square images or a network that does not fit them.
-  """
-  height, width, channels = image_shape
-  if height != width:
-    raise usage.UsageError(
-        f"--dataset: images are {height}x{width}; pnas_tf networks take "
-        "square images")
-  return _checked(network_config.preset, name=settings.preset,
-                  num_classes=num_classes, image_size=height,
-                  image_channels=channels, **settings.network_overrides)
+  network_config.preset(values.preset, **overrides)  # Checks the values.
+  return child_settings.ChildSettings(
+      data=data, train=train, preset=values.preset,
+      network_overrides=overrides, output_dir=values.output_dir)

@@ -41,6 +41,7 @@ def define_flags() -> None:
                        "refitting it from scratch (the paper refits).")
 
 
+@usage.flag_errors()
 def config_from_flags(values: flags.FlagValues, max_blocks: int,
                       seed: int) -> predictor_config.PredictorConfig:
   """The checked PredictorConfig the flags describe.
@@ -48,13 +49,9 @@ def config_from_flags(values: flags.FlagValues, max_blocks: int,
   Raises:
     usage.UsageError: naming the first bad flag.
   """
-  try:
-    return predictor_config.PredictorConfig(
-        kind=values.predictor, max_blocks=max_blocks,
-        epochs=values.predictor_epochs,
-        batch_size=values.predictor_batch_size,
-        ensemble_size=values.predictor_ensemble_size,
-        warm_start=values.predictor_warm_start, seed=seed)
-  except ValueError as error:
-    # The config's messages start with the field's flag name.
-    raise usage.UsageError(f"--{error}") from None
+  return predictor_config.PredictorConfig(
+      kind=values.predictor, max_blocks=max_blocks,
+      epochs=values.predictor_epochs,
+      batch_size=values.predictor_batch_size,
+      ensemble_size=values.predictor_ensemble_size,
+      warm_start=values.predictor_warm_start, seed=seed)

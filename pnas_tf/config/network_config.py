@@ -8,6 +8,8 @@ Example:
 
 import dataclasses
 
+from pnas_tf.config import errors
+
 SKELETONS = ("cifar", "imagenet")
 NUM_REDUCTION_CELLS = 2
 FILTER_SCALING_RATE = 2
@@ -48,34 +50,39 @@ class NetworkConfig:
 
   def __post_init__(self):
     if self.skeleton not in SKELETONS:
-      raise ValueError(
+      raise errors.ConfigError(
           f"skeleton must be one of {', '.join(SKELETONS)}, "
           f"got {self.skeleton!r}")
     for name in ("num_cells_per_stack", "filters", "num_classes", "image_size",
                  "image_channels"):
       if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        raise errors.ConfigError(
+            f"{name} must be >= 1, got {getattr(self, name)}")
     if self.skeleton == "imagenet" and self.filters < 4:
-      raise ValueError(
+      raise errors.ConfigError(
           "filters must be >= 4 for the imagenet skeleton (its first stem "
           f"cell has filters // 4), got {self.filters}")
     if self.stem_multiplier <= 0:
-      raise ValueError(
+      raise errors.ConfigError(
           f"stem_multiplier must be > 0, got {self.stem_multiplier}")
     for name in ("dense_dropout_keep_prob", "drop_path_keep_prob"):
       if not 0.0 < getattr(self, name) <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        raise errors.ConfigError(
+            f"{name} must be in (0, 1], got {getattr(self, name)}")
     if self.weight_decay < 0:
-      raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+      raise errors.ConfigError(
+          f"weight_decay must be >= 0, got {self.weight_decay}")
     if not 0.0 <= self.bn_momentum < 1.0:
-      raise ValueError(f"bn_momentum must be in [0, 1), got {self.bn_momentum}")
+      raise errors.ConfigError(
+          f"bn_momentum must be in [0, 1), got {self.bn_momentum}")
     if self.bn_epsilon <= 0:
-      raise ValueError(f"bn_epsilon must be > 0, got {self.bn_epsilon}")
+      raise errors.ConfigError(f"bn_epsilon must be > 0, got {self.bn_epsilon}")
     if self.skeleton == "imagenet" and self.image_size < 3:
-      raise ValueError("image_size must be >= 3 for the imagenet skeleton "
-                       f"(its stem is a VALID 3x3 conv), got {self.image_size}")
+      raise errors.ConfigError(
+          "image_size must be >= 3 for the imagenet skeleton (its stem is a "
+          f"VALID 3x3 conv), got {self.image_size}")
     if self.use_aux_head and self.aux_head_input_size() < 5:
-      raise ValueError(
+      raise errors.ConfigError(
           f"image_size {self.image_size} is too small for the auxiliary head: "
           f"it reads a {self.aux_head_input_size()}x"
           f"{self.aux_head_input_size()} feature map and needs 5x5")
@@ -123,13 +130,14 @@ def preset(name: str, **overrides) -> NetworkConfig:
   """A preset with some fields replaced, e.g. preset("cifar_search", filters=8).
 
   Raises:
-    ValueError: for an unknown preset, an unknown field or a bad value.
+    errors.ConfigError: for an unknown preset, an unknown field or a bad value.
   """
   if name not in PRESETS:
-    raise ValueError(
+    raise errors.ConfigError(
         f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
   fields = {field.name for field in dataclasses.fields(NetworkConfig)}
   unknown = sorted(set(overrides) - fields)
   if unknown:
-    raise ValueError(f"unknown network setting(s): {', '.join(unknown)}")
+    raise errors.ConfigError(
+        f"unknown network setting(s): {', '.join(unknown)}")
   return dataclasses.replace(PRESETS[name], **overrides)

@@ -10,6 +10,8 @@ Example:
 
 import dataclasses
 
+from pnas_tf.config import errors
+
 # Predictor kinds: one model fitted on all records, or an ensemble whose
 # members are each fitted on a different (k-1)/k of them.
 KINDS = ("lstm", "mlp", "lstm_ensemble", "mlp_ensemble")
@@ -51,20 +53,21 @@ class PredictorConfig:
 
   def __post_init__(self):
     if self.kind not in KINDS:
-      raise ValueError(f"predictor must be one of {', '.join(KINDS)}, "
-                       f"got {self.kind!r}")
+      raise errors.ConfigError(f"predictor must be one of {', '.join(KINDS)}, "
+                               f"got {self.kind!r}")
     for name in ("max_blocks", "embedding_size", "hidden_size", "epochs",
                  "batch_size"):
       if getattr(self, name) < 1:
-        raise ValueError(f"predictor_{name} must be >= 1, "
-                         f"got {getattr(self, name)}")
+        raise errors.ConfigError(f"predictor_{name} must be >= 1, "
+                                 f"got {getattr(self, name)}")
     if self.is_ensemble and self.ensemble_size < 2:
-      raise ValueError("predictor_ensemble_size must be >= 2 for an ensemble, "
-                       f"got {self.ensemble_size}")
+      raise errors.ConfigError(
+          "predictor_ensemble_size must be >= 2 for an ensemble, got "
+          f"{self.ensemble_size}")
     for name in ("first_learning_rate", "learning_rate"):
       if not getattr(self, name) > 0:
-        raise ValueError(f"predictor_{name} must be > 0, "
-                         f"got {getattr(self, name)}")
+        raise errors.ConfigError(f"predictor_{name} must be > 0, "
+                                 f"got {getattr(self, name)}")
 
   @property
   def is_ensemble(self) -> bool:
@@ -88,5 +91,6 @@ class PredictorConfig:
     known = {field.name for field in dataclasses.fields(cls)}
     unknown = sorted(set(value) - known)
     if unknown:
-      raise ValueError(f"unknown predictor settings {', '.join(unknown)}")
+      raise errors.ConfigError(
+          f"unknown predictor settings {', '.join(unknown)}")
     return cls(**value)

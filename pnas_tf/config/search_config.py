@@ -6,6 +6,7 @@ Example:
 
 import dataclasses
 
+from pnas_tf.config import errors
 from pnas_tf.space import search_space
 
 # How candidates are chosen: the paper's progressive search, or uniformly
@@ -18,7 +19,8 @@ class SearchConfig:
   """The search's own settings (the children's are train_config's).
 
   Attributes:
-    max_blocks: B, the blocks of the largest cells searched (paper: 5).
+    max_blocks: B, the blocks of the largest cells searched (paper: 5; at
+      most search_space.MAX_BLOCKS).
     beam_size: K, cells trained per round after the first (paper: 256).
     search_strategy: one of SEARCH_STRATEGIES.
     export_top: how many of the best cells to export at the end.
@@ -35,17 +37,23 @@ class SearchConfig:
 
   def __post_init__(self):
     if self.max_blocks < 1:
-      raise ValueError(f"max_blocks must be >= 1, got {self.max_blocks}")
+      raise errors.ConfigError(
+          f"max_blocks must be >= 1, got {self.max_blocks}")
+    if self.max_blocks > search_space.MAX_BLOCKS:
+      raise errors.ConfigError(
+          f"max_blocks must be <= MAX_BLOCKS = {search_space.MAX_BLOCKS}, "
+          f"the most blocks a cell may have; got {self.max_blocks}")
     if self.beam_size < 1:
-      raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
+      raise errors.ConfigError(f"beam_size must be >= 1, got {self.beam_size}")
     if self.search_strategy not in SEARCH_STRATEGIES:
-      raise ValueError(f"search_strategy must be one of "
-                       f"{', '.join(SEARCH_STRATEGIES)}, got "
-                       f"{self.search_strategy!r}")
+      raise errors.ConfigError(f"search_strategy must be one of "
+                               f"{', '.join(SEARCH_STRATEGIES)}, got "
+                               f"{self.search_strategy!r}")
     object.__setattr__(self, "operations",
                        search_space.check_operations(self.operations))
     if self.export_top < 0:
-      raise ValueError(f"export_top must be >= 0, got {self.export_top}")
+      raise errors.ConfigError(
+          f"export_top must be >= 0, got {self.export_top}")
 
   @property
   def budget(self) -> int:

@@ -10,6 +10,8 @@ Example:
 
 import dataclasses
 
+from pnas_tf.config import errors
+
 # tf.distribute strategies a child can train under (see strategies.py).
 STRATEGIES = ("auto", "mirrored", "one_device", "default")
 # Values of the mixed-precision and XLA switches.
@@ -45,21 +47,27 @@ class DataConfig:
 
   def __post_init__(self):
     if not self.dataset:
-      raise ValueError("dataset must be a tfds dataset name")
+      raise errors.ConfigError("dataset must be a tfds dataset name")
+    if self.validation_size == 1:
+      # One image says nothing, and "1.0" reads as 100%: refused either way.
+      raise errors.ConfigError(
+          "validation_size 1 is ambiguous (one image, or all of them?): give "
+          "a fraction below 1 or a count of at least 2 images")
     if self.validation_size <= 0 or (
         self.validation_size >= 1
         and self.validation_size != int(self.validation_size)):
-      raise ValueError(
+      raise errors.ConfigError(
           "validation_size must be a count >= 1 or a fraction in (0, 1), got "
           f"{self.validation_size}")
     if self.num_train_examples < 0:
-      raise ValueError(
+      raise errors.ConfigError(
           "num_train_examples must be >= 0 (0: all), got "
           f"{self.num_train_examples}")
     if self.batch_size < 1:
-      raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+      raise errors.ConfigError(
+          f"batch_size must be >= 1, got {self.batch_size}")
     if self.image_size < 0:
-      raise ValueError(
+      raise errors.ConfigError(
           f"image_size must be >= 0 (0: the dataset's), got {self.image_size}")
 
 
@@ -84,6 +92,9 @@ class TrainConfig:
     aux_head_weight: weight of the auxiliary head's loss, for networks that
       have one (final training; docs/paper_notes.md: 0.4).
     verbose: Keras fit verbosity (0 silent, 2 one line per epoch).
+    deterministic: enable TensorFlow's op determinism, so that runs with the
+      same seed on the same hardware and software give bit-identical weights
+      (on GPUs too), at a cost in speed (docs/training.md).
   """
   epochs: int = 20
   learning_rate: float = 0.01
@@ -96,24 +107,29 @@ class TrainConfig:
   keep_checkpoints: bool = False
   aux_head_weight: float = 0.4
   verbose: int = 0
+  deterministic: bool = False
 
   def __post_init__(self):
     if self.epochs < 1:
-      raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+      raise errors.ConfigError(f"epochs must be >= 1, got {self.epochs}")
     if not self.learning_rate > 0:
-      raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+      raise errors.ConfigError(
+          f"learning_rate must be > 0, got {self.learning_rate}")
     if not 0 <= self.momentum < 1:
-      raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+      raise errors.ConfigError(
+          f"momentum must be in [0, 1), got {self.momentum}")
     if self.gradient_clip_norm < 0:
-      raise ValueError("gradient_clip_norm must be >= 0 (0: none), got "
-                       f"{self.gradient_clip_norm}")
+      raise errors.ConfigError("gradient_clip_norm must be >= 0 (0: none), got "
+                               f"{self.gradient_clip_norm}")
     if self.strategy not in STRATEGIES:
-      raise ValueError(f"strategy must be one of "
-                       f"{', '.join(STRATEGIES)}, got {self.strategy!r}")
+      raise errors.ConfigError(
+          f"strategy must be one of {', '.join(STRATEGIES)}, got "
+          f"{self.strategy!r}")
     if self.aux_head_weight < 0:
-      raise ValueError(
+      raise errors.ConfigError(
           f"aux_head_weight must be >= 0, got {self.aux_head_weight}")
     for name in ("mixed_precision", "xla"):
       if getattr(self, name) not in SWITCHES:
-        raise ValueError(f"{name} must be one of {', '.join(SWITCHES)}, got "
-                         f"{getattr(self, name)!r}")
+        raise errors.ConfigError(
+            f"{name} must be one of {', '.join(SWITCHES)}, got "
+            f"{getattr(self, name)!r}")

@@ -48,10 +48,12 @@ class DatasetInfo:
   image_shape: tuple[int, int, int]
   class_names: tuple[str, ...]
   train_split: str
-  validation_split: str
+  # The split a run is measured on: the held-out validation examples of a
+  # search child, the test split of a final training.
+  evaluation_split: str
   # Example counts of the two splits, when tfds knows the split sizes.
   num_train_examples: int | None = None
-  num_validation_examples: int | None = None
+  num_evaluation_examples: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +92,7 @@ class SearchData(TrainingData):
 
   Attributes:
     validation: batched, standardized validation examples in a fixed order
-      (info.validation_split, held out from the training split).
+      (info.evaluation_split, held out from the training split).
   """
   validation: tf.data.Dataset
 
@@ -100,8 +102,8 @@ class FinalData(TrainingData):
   """The data of final training: the training split, and the test split.
 
   Attributes:
-    test: batched, standardized examples of info.validation_split (here the
-      test split) in a fixed order.
+    test: batched, standardized examples of info.evaluation_split (the test
+      split) in a fixed order.
   """
   test: tf.data.Dataset
 
@@ -121,21 +123,12 @@ def split_names(config: train_config.DataConfig,
   Raises:
     ValueError: when the held-out and training examples do not fit.
   """
+  if train_size is None:
+    return _split_names_from_the_end(config)
   validation = config.validation_size
   if validation < 1:
-    if train_size is None:
-      percent = validation * 100
-      if percent != int(percent):
-        raise ValueError(
-            f"validation_size {validation} is not a whole percent, which tfds "
-            "slicing needs when the split size is unknown")
-      return f"train[:-{int(percent)}%]", f"train[-{int(percent)}%:]"
     validation = round(validation * train_size)
   validation = int(validation)
-  if train_size is None:
-    limit = (str(config.num_train_examples) if config.num_train_examples
-             else f"-{validation}")
-    return f"train[:{limit}]", f"train[-{validation}:]"
   available = train_size - validation
   if validation < 1 or available < 1:
     raise ValueError(
@@ -149,6 +142,28 @@ def split_names(config: train_config.DataConfig,
   return f"train[:{train_end}]", f"train[{available}:]"
 
 
+def _split_names_from_the_end(
+    config: train_config.DataConfig) -> tuple[str, str]:
+  """split_names for a train split of unknown size (tfds' mock data): the
+  held-out examples are sliced from its end, by count or by percent.
+
+  Raises:
+    ValueError: for a fraction that is not a whole percent.
+  """
+  validation = config.validation_size
+  if validation < 1:
+    percent = validation * 100
+    if percent != int(percent):
+      raise ValueError(
+          f"validation_size {validation} is not a whole percent, which tfds "
+          "slicing needs when the split size is unknown")
+    return f"train[:-{int(percent)}%]", f"train[-{int(percent)}%:]"
+  validation = int(validation)
+  limit = (str(config.num_train_examples) if config.num_train_examples
+           else f"-{validation}")
+  return f"train[:{limit}]", f"train[-{validation}:]"
+
+
 def dataset_info(builder: tfds.core.DatasetBuilder,
                  config: train_config.DataConfig,
                  split_pair: tuple[str, str] | None = None) -> DatasetInfo:
@@ -159,35 +174,53 @@ def dataset_info(builder: tfds.core.DatasetBuilder,
     config: the data settings.
     split_pair: (training, held-out) tfds split strings; by default the
       search's (split_names).
+
+  Returns:
+    The dataset's classes, the network's image shape and the two splits.
+
+  Raises:
+    DatasetUnavailableError: for images of varying size and no image_size.
+    ValueError: when the split sizes do not fit the dataset.
   """
   image_key, label_key = builder.info.supervised_keys
   features = builder.info.features
   splits = builder.info.splits
   train_size = splits["train"].num_examples if "train" in splits else None
-  train_split, validation_split = split_pair or split_names(config,
-                                                            train_size)
+  train_split, evaluation_split = (split_pair
+                                   or split_names(config, train_size))
 
   def size(split):
     return splits[split].num_examples if train_size is not None else None
 
-  image_shape = tuple(features[image_key].shape)
+  return DatasetInfo(
+      name=config.dataset,
+      num_classes=features[label_key].num_classes,
+      image_shape=_network_image_shape(features[image_key], config),
+      class_names=tuple(features[label_key].names),
+      train_split=train_split,
+      evaluation_split=evaluation_split,
+      num_train_examples=size(train_split),
+      num_evaluation_examples=size(evaluation_split))
+
+
+def _network_image_shape(image_feature: tfds.features.Image,
+                         config: train_config.DataConfig
+                         ) -> tuple[int, int, int]:
+  """The shape of the images the network sees: resized to image_size, if set.
+
+  Raises:
+    DatasetUnavailableError: for images of varying size and no image_size.
+  """
+  image_shape = tuple(image_feature.shape)
   if config.image_size:
-    image_shape = (config.image_size, config.image_size, image_shape[-1])
-  elif None in image_shape:
+    return (config.image_size, config.image_size, image_shape[-1])
+  if None in image_shape:
     raise DatasetUnavailableError(
         f"dataset {config.dataset!r} has images of varying size "
         f"{image_shape}: they need resizing to the network's size, which "
         "the ImageNet presets do (--preset=imagenet_mobile or "
         "imagenet_large)")
-  return DatasetInfo(
-      name=config.dataset,
-      num_classes=features[label_key].num_classes,
-      image_shape=image_shape,
-      class_names=tuple(features[label_key].names),
-      train_split=train_split,
-      validation_split=validation_split,
-      num_train_examples=size(train_split),
-      num_validation_examples=size(validation_split))
+  return image_shape
 
 
 def _read(builder, split: str) -> tf.data.Dataset:
@@ -219,16 +252,72 @@ def training_dataset(examples: tf.data.Dataset,
     Batches of (float32 images, int64 labels); an epoch's last batch may be
     smaller.
   """
-  base_seed = tf.constant([config.seed, 0], tf.int64)
+  one_epoch = functools.partial(_training_epoch, examples, config)
+  if _fixed_shape(examples):
+    epochs = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs)
+    return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+  # The shuffle buffer's seed is a Python int (below), so each epoch is a
+  # pipeline of its own.
+  epochs = [one_epoch(epoch)
+            for epoch in range(first_epoch, first_epoch + num_epochs)]
+  return functools.reduce(tf.data.Dataset.concatenate,
+                          epochs).prefetch(tf.data.AUTOTUNE)
 
-  def shuffle_block(block_index, block, epoch_seed):
+
+def _training_epoch(examples: tf.data.Dataset,
+                    config: train_config.DataConfig,
+                    epoch: int | tf.Tensor) -> tf.data.Dataset:
+  """One epoch's shuffled, augmented batches (see training_dataset).
+
+  `epoch` is a scalar int64 tensor for images of a fixed shape (flat_map
+  passes it), a Python int for images of varying size.
+  """
+  base_seed = tf.constant([config.seed, 0], tf.int64)
+  epoch_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
+  if _fixed_shape(examples):
+    shuffled = _shuffled_in_blocks(examples, epoch_seed)
+  else:
+    shuffled = _shuffled_in_buffer(examples, config.seed, epoch)
+  return _augmented(shuffled, config, epoch_seed).batch(config.batch_size)
+
+
+def _shuffled_in_blocks(examples: tf.data.Dataset,
+                        epoch_seed: tf.Tensor) -> tf.data.Dataset:
+  """Fixed-shape examples shuffled within blocks of _SHUFFLE_BLOCK.
+
+  Stateless throughout, so the same (seed, epoch) gives the same order
+  whatever TensorFlow's global seed or how often this was iterated.
+  """
+
+  def shuffle_block(block_index, block):
     images, labels = block
     order = tf.random.experimental.stateless_shuffle(
         tf.range(tf.shape(labels)[0]),
         seed=tf.random.experimental.stateless_fold_in(epoch_seed, block_index))
     return tf.gather(images, order), tf.gather(labels, order)
 
-  def augment(index, example, epoch_seed):
+  return examples.batch(_SHUFFLE_BLOCK).enumerate().map(
+      shuffle_block).unbatch()
+
+
+def _shuffled_in_buffer(examples: tf.data.Dataset, seed: int,
+                        epoch: int) -> tf.data.Dataset:
+  """Examples of varying size (ImageNet) through a shuffle buffer.
+
+  They do not batch before resizing, so no block shuffle: the buffer is
+  seeded by (seed, epoch) through a Python int, as it takes no tensor seed
+  inside a tf.function.
+  """
+  return examples.shuffle(_SHUFFLE_BUFFER,
+                          seed=(seed * 1_000_003 + epoch) % 2**31,
+                          reshuffle_each_iteration=False)
+
+
+def _augmented(shuffled: tf.data.Dataset, config: train_config.DataConfig,
+               epoch_seed: tf.Tensor) -> tf.data.Dataset:
+  """Each example cropped (and flipped) with a seed from its place."""
+
+  def augment(index, example):
     example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
     if config.image_size:
       return preprocessing.random_crop_resize_flip(
@@ -236,36 +325,13 @@ def training_dataset(examples: tf.data.Dataset,
     return preprocessing.pad_crop_flip(*example, example_seed,
                                        config.random_flip)
 
-  fixed_shape = examples.element_spec[0].shape.is_fully_defined()
+  return shuffled.enumerate().map(augment, num_parallel_calls=tf.data.AUTOTUNE,
+                                  deterministic=True)
 
-  def one_epoch(epoch):
-    # Fixed-shape images: stateless throughout, so the same (seed, epoch)
-    # gives the same batches whatever TensorFlow's global seed or how often
-    # this was iterated.
-    epoch_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
-    if fixed_shape:
-      shuffled = examples.batch(_SHUFFLE_BLOCK).enumerate().map(
-          lambda index, block: shuffle_block(index, block, epoch_seed)
-      ).unbatch()
-    else:
-      # Images of varying size (ImageNet) do not batch before resizing: a
-      # shuffle buffer, seeded by (seed, epoch) through a Python int (it
-      # takes no tensor seed inside a tf.function).
-      shuffled = examples.shuffle(
-          _SHUFFLE_BUFFER, seed=(config.seed * 1_000_003 + epoch) % 2**31,
-          reshuffle_each_iteration=False)
-    augmented = shuffled.enumerate().map(
-        lambda index, example: augment(index, example, epoch_seed),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return augmented.batch(config.batch_size)
 
-  if fixed_shape:
-    epochs = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs)
-    return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
-  epochs = [one_epoch(epoch)
-            for epoch in range(first_epoch, first_epoch + num_epochs)]
-  return functools.reduce(tf.data.Dataset.concatenate,
-                          epochs).prefetch(tf.data.AUTOTUNE)
+def _fixed_shape(examples: tf.data.Dataset) -> bool:
+  """Whether every image has one known shape (CIFAR-10, not ImageNet)."""
+  return examples.element_spec[0].shape.is_fully_defined()
 
 
 def _decoded(builder, split: str) -> tf.data.Dataset:
@@ -275,7 +341,7 @@ def _decoded(builder, split: str) -> tf.data.Dataset:
   first use; images of varying size (ImageNet) are read from disk each time.
   """
   dataset = _read(builder, split)
-  if dataset.element_spec[0].shape.is_fully_defined():
+  if _fixed_shape(dataset):
     dataset = dataset.cache()
   return dataset
 
@@ -307,7 +373,7 @@ def load_search_data(config: train_config.DataConfig) -> SearchData:
   examples = _decoded(builder, info.train_split)
   return SearchData(
       config=config, info=info, train_examples=examples,
-      validation=evaluation_dataset(builder, info.validation_split,
+      validation=evaluation_dataset(builder, info.evaluation_split,
                                     config.batch_size, config.image_size),
       num_train_examples=_count(examples, info.num_train_examples))
 

@@ -68,6 +68,9 @@ def _die_with(parent_pid: int) -> None:
 def _run(sender, parent_pid, environment, function, args) -> None:
   # In the new process: TensorFlow loads here, if `function` needs it.
   _die_with(parent_pid)
+  # Ctrl-C reaches the whole process group; the parent handles it and stops
+  # this process as on SIGTERM, so the child neither reports nor prints it.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
   try:
     outcome = ("value", call_with_environment(environment, function, *args))
   except BaseException as error:  # pylint: disable=broad-except
@@ -178,7 +181,7 @@ def train_in_subprocess(cell: search_space.Cell,
   files, so this takes seconds).
 
   Returns:
-    The child_trainer.ChildResult; status "failed" if the process died.
+    The results.ChildResult; status failed if the process died.
   """
   started = time.perf_counter()
   process = ChildProcess(_train, (cell, net, data_config, config, output_dir,
@@ -186,10 +189,10 @@ def train_in_subprocess(cell: search_space.Cell,
   try:
     return process.result()
   except ProcessDied as error:
-    from pnas_tf.training import child_trainer  # pylint: disable=g-import-not-at-top
+    from pnas_tf.training import results  # pylint: disable=g-import-not-at-top
     cell = cell.canonical()
-    return child_trainer.ChildResult(
+    return results.ChildResult(
         cell=str(cell), num_blocks=cell.num_blocks,
-        status=child_trainer.STATUS_FAILED,
+        status=results.Status.FAILED,
         reason=f"the child's process died: {error}",
         wall_seconds=time.perf_counter() - started)

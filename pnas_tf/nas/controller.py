@@ -78,6 +78,7 @@ class Progress:
   budget: int
   best: ChildRecord | None
   seconds_left: float  # at this run's mean seconds per child so far
+  predicted: float | None = None  # the predictor's, when it chose the child
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,13 +112,13 @@ def progressive_search(run: Collaborators) -> list[ChildRecord]:
   records = run.store.records()
   operations = run.config.operations
   _train(run, 1, search_space.initial_cells(operations), [], records, None)
-  predictor = _fitted(run, 1, records)
+  # A predictor is fitted on the cells of up to b - 1 blocks only when a
+  # round b follows: a search of 1-block cells fits none.
   for b in range(2, run.config.max_blocks + 1):
+    predictor = _fitted(run, b - 1, records)
     parents = _best(records, b - 1, run.config.beam_size)
     beam, predicted = _chosen(run, b, parents, predictor, operations)
     _train(run, b, beam, predicted, records, predictor)
-    if b < run.config.max_blocks:
-      predictor = _fitted(run, b, records)
   return ranking(records)
 
 
@@ -212,6 +213,7 @@ def _train(run, b, cells, predicted, records, predictor) -> None:
   first = sum(1 for cell in records if cell not in in_round)
   order = {cell: first + index for index, cell in enumerate(round_cells)}
   untrained = [cell for cell in round_cells if cell not in records]
+  prediction = dict(zip(cells, predicted))
   tasks = [executors.ChildTask(cell, run.store.child_directory(cell))
            for cell in untrained]
   # Closing the executor's generator ends children still running if the
@@ -231,7 +233,8 @@ def _train(run, b, cells, predicted, records, predictor) -> None:
             round=b, done_in_round=len(cells) - len(untrained) + trained_here,
             round_size=len(cells), done_total=len(records), budget=budget,
             best=next(iter(ranking(records)), None),
-            seconds_left=per_child * remaining if remaining > 0 else 0.0))
+            seconds_left=per_child * remaining if remaining > 0 else 0.0,
+            predicted=prediction.get(cell)))
   if run.reporter:
     run.reporter.round_finished(RoundSummary(
         round=b, records=[records[cell] for cell in cells],

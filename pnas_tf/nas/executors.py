@@ -17,8 +17,8 @@ trained again, continuing from its last finished epoch, up to
 `max_retries` more times; then it comes back failed and the search goes on.
 An exception raised by the training itself is a bug and propagates.
 
-ExecutorConfig holds the flags' choice; search_runner.make_executor builds
-the executor from it.
+config.executor_config.ExecutorConfig holds the flags' choice;
+search_runner.make_executor builds the executor from it.
 
 Example:
   executor = LocalExecutor(evaluate, local_slots(2, num_gpus=0, cpus=2))
@@ -34,6 +34,7 @@ from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from absl import logging
 
+from pnas_tf.config import executor_config
 from pnas_tf.nas import child_process
 from pnas_tf.nas import search_store
 from pnas_tf.space import search_space
@@ -41,50 +42,6 @@ from pnas_tf.space import search_space
 Cell = search_space.Cell
 ChildRecord = search_store.ChildRecord
 Evaluate = Callable[[Cell, str], ChildRecord]
-
-EXECUTORS = ("inprocess", "local", "ray")
-
-
-@dataclasses.dataclass(frozen=True)
-class ExecutorConfig:
-  """How children are spread over processes, GPUs and hosts.
-
-  Attributes:
-    kind: one of EXECUTORS.
-    num_workers: children trained at once (local, ray); 0 means one per GPU
-      share (GPUs x children_per_gpu), or with no GPU: 1 for local, every
-      CPU of the cluster for ray.
-    children_per_gpu: children sharing one GPU; 1/n gives each child n GPUs.
-    ray_address: a running Ray cluster's address; none starts a local one.
-    max_child_retries: trainings more for a child whose worker died.
-    isolate: inprocess only: each child in a fresh process.
-  """
-  kind: str = "inprocess"
-  num_workers: int = 0
-  children_per_gpu: float = 1.0
-  ray_address: str | None = None
-  max_child_retries: int = 2
-  isolate: bool = True
-
-  def __post_init__(self):
-    if self.kind not in EXECUTORS:
-      raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, "
-                       f"got {self.kind!r}")
-    if self.num_workers < 0:
-      raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
-    if self.kind == "inprocess" and self.num_workers > 1:
-      raise ValueError("num_workers: the inprocess executor trains one child "
-                       "at a time; use --executor=local or ray")
-    check_children_per_gpu(self.children_per_gpu)
-    if self.max_child_retries < 0:
-      raise ValueError("max_child_retries must be >= 0, got "
-                       f"{self.max_child_retries}")
-    if self.ray_address and self.kind != "ray":
-      raise ValueError("ray_address is for --executor=ray only")
-    if not self.isolate and self.kind != "inprocess":
-      raise ValueError("isolate_children: every child of the local and ray "
-                       "executors trains in a fresh process")
-
 
 @dataclasses.dataclass(frozen=True)
 class ChildTask:
@@ -129,19 +86,6 @@ class SerialExecutor:
     pass
 
 
-def check_children_per_gpu(children_per_gpu: float) -> None:
-  """Raises ValueError unless it is a whole number or 1/n (n GPUs a child)."""
-  if not children_per_gpu > 0:
-    raise ValueError(f"children_per_gpu must be > 0, got {children_per_gpu}")
-  if children_per_gpu >= 1:
-    if children_per_gpu != int(children_per_gpu):
-      raise ValueError("children_per_gpu must be a whole number, or 1/n for "
-                       f"n GPUs per child, got {children_per_gpu:g}")
-  elif not math.isclose(round(1 / children_per_gpu) * children_per_gpu, 1.0):
-    raise ValueError("children_per_gpu below 1 must be 1/n (n GPUs per "
-                     f"child), got {children_per_gpu:g}")
-
-
 # The environment of children that share a GPU: each takes GPU memory as it
 # needs it, instead of the first taking all of it.
 SHARED_GPU_ENVIRONMENT = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
@@ -167,7 +111,7 @@ def local_slots(num_workers: int, num_gpus: int, cpus: int,
   """
   if num_workers < 1:
     raise ValueError(f"num_workers must be >= 1, got {num_workers}")
-  check_children_per_gpu(children_per_gpu)
+  executor_config.check_children_per_gpu(children_per_gpu)
   if num_gpus == 0:
     if num_workers == 1:
       return [{}]
@@ -210,43 +154,87 @@ class LocalExecutor:
     self.max_retries = max_retries
 
   def run(self, tasks):
-    waiting = collections.deque(tasks)
-    attempts = collections.Counter()
-    free = list(range(len(self.slots)))
-    running = {}  # waitable -> (process, task, slot)
+    workers = _Workers(self.evaluate, self.slots, self.max_retries, tasks)
     try:
-      while waiting or running:
-        while waiting and free:
-          task, slot = waiting.popleft(), free.pop(0)
-          attempts[task] += 1
-          process = child_process.ChildProcess(
-              self.evaluate, (task.cell, task.directory), self.slots[slot])
-          running[process.waitable] = process, task, slot
-          logging.info("Child %s: training in process %d", task.cell,
-                       process.pid)
-        for waitable in multiprocessing.connection.wait(list(running)):
-          process, task, slot = running.pop(waitable)
-          free.append(slot)
-          free.sort()
-          try:
-            record = process.result()
-          except child_process.ProcessDied as died:
-            if attempts[task] <= self.max_retries:
-              logging.warning("Child %s: its process died (%s); training it "
-                              "again from its last epoch (retry %d of %d)",
-                              task.cell, died, attempts[task],
-                              self.max_retries)
-              waiting.appendleft(task)
-              continue
-            record = failed_record(
-                task, f"its process died {attempts[task]} times; last: "
-                f"{died}")
-          yield task, record
+      while workers.busy():
+        workers.start_waiting_tasks()
+        yield from workers.wait_for_finished()
     finally:
       # The search stopped (crashed, interrupted): end its children; each
       # continues from its epoch backup when the search is rerun.
-      for process, _, _ in running.values():
-        process.kill()
+      workers.kill_all()
 
   def close(self) -> None:
     pass
+
+
+class _Workers:
+  """The state of one LocalExecutor.run: tasks waiting, children running.
+
+  Each worker slot trains one child at a time; a child whose process died
+  goes back to the front of the queue until its retries are spent.
+  """
+
+  def __init__(self, evaluate: Evaluate, slots: Sequence[Mapping[str, str]],
+               max_retries: int, tasks: Sequence[ChildTask]):
+    self._evaluate = evaluate
+    self._slots = slots
+    self._max_retries = max_retries
+    self._waiting = collections.deque(tasks)
+    self._attempts = collections.Counter()
+    self._free = list(range(len(slots)))
+    self._running = {}  # waitable -> (process, task, slot)
+
+  def busy(self) -> bool:
+    """Whether any task is still waiting or training."""
+    return bool(self._waiting or self._running)
+
+  def start_waiting_tasks(self) -> None:
+    """Starts waiting tasks in the free slots, the lowest slot first."""
+    while self._waiting and self._free:
+      self._start(self._waiting.popleft(), self._free.pop(0))
+
+  def _start(self, task: ChildTask, slot: int) -> None:
+    self._attempts[task] += 1
+    process = child_process.ChildProcess(
+        self._evaluate, (task.cell, task.directory), self._slots[slot])
+    self._running[process.waitable] = process, task, slot
+    logging.info("Child %s: training in process %d", task.cell, process.pid)
+
+  def wait_for_finished(self) -> Iterator[tuple[ChildTask, ChildRecord]]:
+    """Waits for processes to end; yields each task they finished.
+
+    A task whose process died is queued again instead (or, its retries
+    spent, yielded with a failed record).
+
+    Raises:
+      Whatever the training raised: a bug, not a death.
+    """
+    for waitable in multiprocessing.connection.wait(list(self._running)):
+      process, task, slot = self._running.pop(waitable)
+      self._free.append(slot)
+      self._free.sort()
+      record = self._record_or_retry(process, task)
+      if record is not None:
+        yield task, record
+
+  def _record_or_retry(self, process: child_process.ChildProcess,
+                       task: ChildTask) -> ChildRecord | None:
+    """The finished task's record; None if it died and is queued again."""
+    try:
+      return process.result()
+    except child_process.ProcessDied as died:
+      if self._attempts[task] > self._max_retries:
+        return failed_record(
+            task, f"its process died {self._attempts[task]} times; last: "
+            f"{died}")
+      logging.warning("Child %s: its process died (%s); training it again "
+                      "from its last epoch (retry %d of %d)", task.cell, died,
+                      self._attempts[task], self._max_retries)
+      self._waiting.appendleft(task)
+      return None
+
+  def kill_all(self) -> None:
+    """Ends every child still training (its epoch backups stay)."""
+    for process, _, _ in self._running.values():
+      process.kill()

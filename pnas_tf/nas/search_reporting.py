@@ -8,10 +8,12 @@ estimate of the time left. `TensorBoardReporter` writes, under
              round's children; the predictor's Spearman rho (and Kendall tau)
              between its predictions for the round and the true accuracies
              (the paper's measure) and on the cells it was fitted on; models
-             trained so far; child-training hours; and a predicted-vs-true
-             scatter plot as an image;
-  children/<key>/  one HParams session per child (cell, blocks, accuracy,
-             parameters).
+             trained so far; child-training hours; a predicted-vs-true
+             scatter plot, and the round's best cell drawn (best_cell), as
+             images;
+  children/<key>/  one HParams session per child (cell, blocks, round,
+             the predictor's accuracy for it where it chose it, accuracy,
+             parameters), ended with the child's status.
 
 `write_ranking` writes the ranking of every trained cell as summary.csv and
 summary.json.
@@ -34,6 +36,7 @@ from pnas_tf.nas import search_store
 from pnas_tf.predictor import rank_correlation
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
+from pnas_tf.visual import cell_diagram
 
 
 class Reporters:
@@ -149,19 +152,30 @@ class TensorBoardReporter:
                                                               "search"))
 
   def child_finished(self, record, progress):
-    del progress
-    # pylint: disable-next=g-import-not-at-top
+    # pylint: disable=g-import-not-at-top
     from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import summary as hp_summary
+    # pylint: enable=g-import-not-at-top
     key = search_store.child_key(search_space.Cell.parse(record.cell))
     writer = self._tf.summary.create_file_writer(
         os.path.join(self.log_dir, "children", key))
+    # NaN where no predictor chose the child (round 1, random search), so
+    # that every session has the same hyperparameters to plot.
+    predicted = math.nan if progress.predicted is None else progress.predicted
     with writer.as_default():
       hp.hparams({"cell": record.cell, "blocks": record.num_blocks,
+                  "round": progress.round, "predicted_accuracy": predicted,
                   "status": record.status}, trial_id=record.cell)
       self._tf.summary.scalar("accuracy", record.accuracy if record.ok
                               else math.nan, step=record.order)
       self._tf.summary.scalar("params", float(record.params),
                               step=record.order)
+      # The session's end, so that HParams shows it done, not "unknown".
+      status = (api_pb2.STATUS_SUCCESS if record.ok
+                else api_pb2.STATUS_FAILURE)
+      self._tf.summary.experimental.write_raw_pb(
+          hp_summary.session_end_pb(status).SerializeToString(), step=0)
     writer.close()
 
   def round_finished(self, summary):
@@ -176,6 +190,16 @@ class TensorBoardReporter:
             "predicted_vs_true", scatter_image(predicted, true)[None],
             step=summary.round,
             description="x: predicted accuracy, y: validation accuracy")
+      best = max((r for r in summary.records if r.ok),
+                 key=lambda record: record.accuracy, default=None)
+      if best:
+        drawing = cell_diagram.drawing(search_space.Cell.parse(best.cell),
+                                       "png")
+        self._tf.summary.image(
+            "best_cell", self._tf.image.decode_png(drawing, channels=3)[None],
+            step=summary.round,
+            description=f"The round's best cell, {best.cell}: validation "
+            f"accuracy {best.accuracy:.4f}")
     self._writer.flush()
 
 

@@ -38,7 +38,7 @@ from pnas_tf.storage import files
 from pnas_tf.storage import run_state
 
 FORMAT_VERSION = 1
-_SETTINGS_FILE = "search.json"
+_SETTINGS_FILE = run_state.SETTINGS_FILES["a search"]
 _CHILDREN = "children"
 _ROUNDS = "rounds"
 _PREDICTOR = "predictor"
@@ -116,8 +116,12 @@ class SearchStore:
                                                            "a search"):
       yield
 
-  def check_settings(self, settings: dict[str, Any]) -> None:
+  def check_settings(self, settings: dict[str, Any],
+                     defaults: dict[str, Any] | None = None) -> None:
     """Records `settings` on first use; afterwards refuses different ones.
+
+    `defaults` stand for settings that a search.json written before they
+    existed lacks (see run_state.check_and_record).
 
     Raises:
       StoreError: listing every setting that differs (except
@@ -125,7 +129,8 @@ class SearchStore:
     """
     with _as_store_error():
       run_state.check_and_record(self._path(_SETTINGS_FILE), settings,
-                                 FORMAT_VERSION, MUTABLE_SETTINGS, "a search")
+                                 FORMAT_VERSION, MUTABLE_SETTINGS, "a search",
+                                 defaults)
 
   def saved_settings(self) -> dict[str, Any]:
     """The settings search.json holds ({} before the first run)."""

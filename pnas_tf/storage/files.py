@@ -13,6 +13,7 @@ Example:
   if exists("gs://bucket/out/children"): print(listdir(...))
 """
 
+import errno
 import json
 import os
 import shutil
@@ -163,7 +164,69 @@ def write_text_atomically(path: str, text: str) -> None:
 
 def serving_versions(model_dir: str) -> list[int]:
   """The numbered version directories TensorFlow Serving would see in
-  `model_dir` (none if it does not exist), unsorted."""
+  `model_dir` (none if it does not exist), in increasing order."""
   if not isdir(model_dir):
     return []
-  return [int(name) for name in listdir(model_dir) if name.isdigit()]
+  return sorted(int(name) for name in listdir(model_dir) if name.isdigit())
+
+
+def out_of_space(error: BaseException,
+                 directory: str | None = None) -> str | None:
+  """Where a full disk stopped a write, if that is what `error` (or its
+  cause) is; else None.
+
+  Args:
+    error: what the run raised.
+    directory: where the run writes, named when the error names no file.
+
+  Returns:
+    "<mount point> (writing <file or directory>)" or, for storage behind a
+    URL, the file or directory; None for any other error. Python raises
+    OSError(ENOSPC), with or without the file's name; TensorFlow and h5py
+    wrap the same failure in errors whose text says "No space left on
+    device".
+  """
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
+        or "No space left on device" in str(error)):
+      return _where(getattr(error, "filename", None) or directory)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def _where(path: str | None) -> str:
+  if not path:
+    return "the device being written"
+  if is_url(path):
+    return path
+  mount = os.path.abspath(path)
+  while not os.path.ismount(mount):
+    mount = os.path.dirname(mount)
+  return f"{mount} (writing {path})"
+
+
+def unwritable_reason(path: str) -> str | None:
+  """Why a run could not write into directory `path`; None if it can.
+
+  Checked before any work starts, by creating and removing a directory
+  where `path` is or would be created, so that nothing is left behind. A URL
+  is not checked: its storage answers at the first write.
+  """
+  if is_url(path):
+    return None
+  path = os.path.abspath(path)
+  if os.path.exists(path) and not os.path.isdir(path):
+    return "is a file, not a directory"
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    return f"cannot be created: {existing} is a file"
+  try:
+    os.rmdir(tempfile.mkdtemp(prefix=".pnas_tf_probe_", dir=existing))
+  except OSError as error:
+    verb = "is not writable" if existing == path else "cannot be created"
+    return f"{verb} ({error.strerror or error})"
+  return None

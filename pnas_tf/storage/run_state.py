@@ -3,7 +3,9 @@
 A search or a final training records the settings that give its results
 their meaning in a JSON file on first start; a rerun in the same directory
 must bring the same ones (or change only those declared mutable), and only
-one process may work in a directory at a time.
+one process may work in a directory at a time. That lock, file_lock, also
+serves anything else that one process at a time may do (preparing a shared
+dataset).
 
 Example:
   with exclusive_directory("/tmp/final", "a final training"):
@@ -15,11 +17,13 @@ import fcntl
 import json
 import os
 import socket
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from pnas_tf.storage import files
 
 LOCK_FILE = ".lock"
+# The settings file of each kind of run, in its directory.
+SETTINGS_FILES = {"a search": "search.json", "a final training": "run.json"}
 
 
 class RunStateError(Exception):
@@ -41,13 +45,68 @@ def exclusive_directory(directory: str, what: str) -> Iterator[None]:
     with _lock_file(directory, what):
       yield
     return
-  os.makedirs(directory, exist_ok=True)
-  with open(os.path.join(directory, LOCK_FILE), "a") as lock:
+
+  path = os.path.join(directory, LOCK_FILE)
+
+  def refuse():
+    raise RunStateError(f"{_holder(path) or 'another run'} is already "
+                        f"running in {directory}; wait for it or choose "
+                        "another --output_dir") from None
+
+  with file_lock(path, on_busy=refuse):
+    # Named in the lock file, for whoever finds the directory busy.
+    with open(path, "w") as stream:
+      stream.write(f"{what} (host {socket.gethostname()}, pid "
+                   f"{os.getpid()})\n")
+    yield
+
+
+def _holder(lock_path: str) -> str:
+  """Who holds a local lock, as its holder wrote it ("" if unknown)."""
+  try:
+    with open(lock_path) as stream:
+      return stream.read().strip()
+  except OSError:
+    return ""
+
+
+def check_kind(directory: str, what: str) -> None:
+  """Raises RunStateError if `directory` holds another kind of run.
+
+  Each kind keeps its settings in a file of its own (SETTINGS_FILES), so a
+  directory that has another kind's file belongs to that run: writing this
+  one's files among them would mix two runs.
+  """
+  for other, name in SETTINGS_FILES.items():
+    if other != what and files.exists(os.path.join(directory, name)):
+      raise RunStateError(
+          f"{directory} holds {other} ({name}), not {what}; choose another "
+          "--output_dir")
+
+
+@contextlib.contextmanager
+def file_lock(path: str,
+              on_busy: Callable[[], None] | None = None) -> Iterator[None]:
+  """Holds an exclusive lock on the local file `path` while the block runs.
+
+  An flock: the kernel drops it when its holder exits or dies, so a crash
+  leaves no stale lock; on NFS, Linux emulates it with fcntl locks, which
+  hosts sharing the directory see.
+
+  Args:
+    path: the lock file (the lock ignores its content), created with its
+      directory if needed.
+    on_busy: called if another process holds the lock, before waiting for
+      it; it may raise instead, to refuse to wait.
+  """
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path, "a") as lock:
     try:
       fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-      raise RunStateError(f"{what} is already running in {directory}; wait "
-                          "for it or choose another --output_dir") from None
+      if on_busy:
+        on_busy()
+      fcntl.flock(lock, fcntl.LOCK_EX)
     try:
       yield
     finally:
@@ -62,10 +121,10 @@ def _lock_file(directory: str, what: str) -> Iterator[None]:
     with files.open_file(path) as stream:
       holder = stream.read().strip()
     raise RunStateError(
-        f"{what} holds {path} ({holder}); wait for it, or if none runs (it "
-        "crashed), delete that file")
+        f"{holder or 'another run'} holds {path}; wait for it, or if none "
+        "runs (it crashed), delete that file")
   files.write_text_atomically(
-      path, f"host {socket.gethostname()} pid {os.getpid()}\n")
+      path, f"{what} (host {socket.gethostname()}, pid {os.getpid()})\n")
   try:
     yield
   finally:
@@ -98,7 +157,8 @@ def differences(old: dict[str, Any], new: dict[str, Any],
 
 
 def check_and_record(path: str, settings: dict[str, Any], version: int,
-                     mutable: Iterable[str] = (), what: str = "a run") -> None:
+                     mutable: Iterable[str] = (), what: str = "a run",
+                     defaults: dict[str, Any] | None = None) -> None:
   """Records `settings` in `path` on first use; afterwards refuses others.
 
   Args:
@@ -107,6 +167,8 @@ def check_and_record(path: str, settings: dict[str, Any], version: int,
     version: the file format this code writes and reads.
     mutable: settings a rerun may change; the file is updated to them.
     what: what the directory holds, for the message, e.g. "a search".
+    defaults: values of settings that a file written before they existed
+      lacks (the run that wrote it used these).
 
   Raises:
     RunStateError: listing every setting that differs; or a corrupt file or
@@ -123,6 +185,7 @@ def check_and_record(path: str, settings: dict[str, Any], version: int,
     if not isinstance(old, dict):
       raise RunStateError(f"{path} is corrupt (its settings are not a JSON "
                           "object); it was left as it is")
+    old = {**json.loads(json.dumps(defaults or {})), **old}
     changed = differences(old, settings, mutable)
     if changed:
       raise RunStateError(

@@ -1,12 +1,13 @@
 """Trains and evaluates one child network, as the paper's search does.
 
-Defaults are the paper's search settings (docs/paper_notes.md): E = 20 epochs,
-SGD with momentum 0.9 (default), initial learning rate 0.01 with cosine decay to
-0, weight decay 5e-4 (in the network's layers), on the cifar_search network (N =
-2, F = 24). Each child writes TensorBoard logs (loss, accuracy, learning rate
-per epoch; its cell and settings in the HParams dashboard) into its own
-directory, and comes back as a ChildResult, also when it fails: a NaN loss or
-running out of memory is a failed child, never a crash of the caller.
+Defaults are the paper's search settings (docs/paper_notes.md): E = 20
+epochs, SGD with momentum 0.9 (default), initial learning rate 0.01 with
+cosine decay to 0, weight decay 5e-4 (in the network's layers), on the
+cifar_search network (N = 2, F = 24). Each child writes TensorBoard logs
+(loss, accuracy, learning rate per epoch; its cell and settings in the
+HParams dashboard) into its own directory, and comes back as a
+results.ChildResult, also when it fails: a NaN loss or running out of memory
+is a failed child, never a crash of the caller.
 
 Example:
   data = datasets.load_search_data(train_config.DataConfig(dataset="cifar10"))
@@ -20,12 +21,11 @@ import dataclasses
 import math
 import os
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 from absl import logging
 import keras
 import tensorflow as tf
-from tensorboard.plugins.hparams import api as hparams_api
 
 from pnas_tf.config import network_config
 from pnas_tf.config import train_config
@@ -34,56 +34,32 @@ from pnas_tf.model import network
 from pnas_tf.serving import export
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
+from pnas_tf.training import results
 from pnas_tf.training import training_loop
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
 EPOCH_LOG = training_loop.EPOCH_LOG
-
-
-@dataclasses.dataclass(frozen=True)
-class ChildResult:
-  """What one child's training gave; written as JSON by the binaries."""
-  cell: str
-  num_blocks: int
-  status: str
-  reason: str = ""
-  validation_accuracy: float = math.nan
-  best_validation_accuracy: float = math.nan
-  best_epoch: int = 0
-  validation_loss: float = math.nan
-  trainable_params: int = 0
-  epochs_run: int = 0  # Including epochs run before a resume.
-  wall_seconds: float = 0.0  # Of the last (resumed) run.
-  train_images_per_second: float = 0.0  # Of the last run, validation excluded.
-
-  def to_json(self) -> dict[str, Any]:
-    """A JSON-ready dict; NaN (no value) becomes null."""
-    return {key: (None if isinstance(value, float) and math.isnan(value)
-                  else value)
-            for key, value in dataclasses.asdict(self).items()}
 
 
 def _write_hparams(log_dir: str, cell: search_space.Cell,
                    net: network_config.NetworkConfig,
                    data: datasets.DatasetInfo, config: train_config.TrainConfig,
                    batch_size: int) -> None:
-  values = {"cell": str(cell), "num_blocks": cell.num_blocks,
-            "dataset": data.name, "filters": net.filters,
-            "num_cells_per_stack": net.num_cells_per_stack,
-            "epochs": config.epochs, "learning_rate": config.learning_rate,
-            "batch_size": batch_size, "seed": config.seed}
-  with tf.summary.create_file_writer(log_dir).as_default():
-    hparams_api.hparams(values, trial_id=str(cell))
+  results.write_hparams(
+      log_dir,
+      {"cell": str(cell), "num_blocks": cell.num_blocks, "dataset": data.name,
+       "filters": net.filters, "num_cells_per_stack": net.num_cells_per_stack,
+       "epochs": config.epochs, "learning_rate": config.learning_rate,
+       "batch_size": batch_size, "seed": config.seed},
+      trial_id=str(cell))
 
 
 def _failure(cell, reason: str, started: float, params: int = 0,
              epochs_run: int = 0):
   logging.warning("Child %s failed: %s", cell, reason)
-  return ChildResult(cell=str(cell), num_blocks=cell.num_blocks,
-                     status=STATUS_FAILED, reason=reason,
-                     trainable_params=params, epochs_run=epochs_run,
-                     wall_seconds=time.perf_counter() - started)
+  return results.ChildResult(
+      cell=str(cell), num_blocks=cell.num_blocks,
+      status=results.Status.FAILED, reason=reason, trainable_params=params,
+      epochs_run=epochs_run, wall_seconds=time.perf_counter() - started)
 
 
 def train_and_evaluate(
@@ -91,7 +67,7 @@ def train_and_evaluate(
     data: datasets.SearchData, config: train_config.TrainConfig,
     output_dir: str, export_dir: str | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    weights_path: str | None = None) -> ChildResult:
+    weights_path: str | None = None) -> results.ChildResult:
   """Trains `cell` on `data`, evaluating on the validation split every epoch.
 
   Args:
@@ -131,7 +107,7 @@ def train_and_evaluate(
           drop_path=net.drop_path_keep_prob < 1.0)
       result = _result_from_history(cell, outcome.history, params,
                                     outcome.clock, data, started)
-      if result.status == STATUS_OK:
+      if result.ok:
         if export_dir:
           # One left by a run that crashed before its caller recorded the
           # result is this child's stale export: replaced.
@@ -150,7 +126,7 @@ def train_and_evaluate(
 def _result_from_history(cell, history: dict[str, list[float]], params: int,
                          clock: training_loop.TrainingClock,
                          data: datasets.SearchData,
-                         started: float) -> ChildResult:
+                         started: float) -> results.ChildResult:
   losses = history.get("loss", [])
   # With an auxiliary head, Keras names the logits' metrics after the layer.
   accuracies = history.get("val_accuracy",
@@ -167,14 +143,13 @@ def _result_from_history(cell, history: dict[str, list[float]], params: int,
     return _failure(cell, "no validation accuracy was recorded", started,
                     params, epochs_run)
   best = max(range(len(accuracies)), key=accuracies.__getitem__)
-  return ChildResult(
-      cell=str(cell), num_blocks=cell.num_blocks, status=STATUS_OK,
+  return results.ChildResult(
+      cell=str(cell), num_blocks=cell.num_blocks, status=results.Status.OK,
       validation_accuracy=float(accuracies[-1]),
       best_validation_accuracy=float(accuracies[best]),
       best_epoch=best + 1,
       validation_loss=float(val_losses[-1]),
       trainable_params=params, epochs_run=epochs_run,
       wall_seconds=time.perf_counter() - started,
-      train_images_per_second=(
-          data.num_train_examples * clock.epochs / clock.seconds
-          if clock.seconds else 0.0))
+      train_images_per_second=results.images_per_second(
+          data.num_train_examples, clock.epochs, clock.seconds))

@@ -23,12 +23,11 @@ import dataclasses
 import math
 import os
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorboard.plugins.hparams import api as hparams_api
 
 from pnas_tf.config import network_config
 from pnas_tf.config import train_config
@@ -37,36 +36,11 @@ from pnas_tf.model import network
 from pnas_tf.serving import export
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
+from pnas_tf.training import results
 from pnas_tf.training import training_loop
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
 WEIGHTS_FILE = "final.weights.h5"
 TOP_K = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class FinalResult:
-  """What a final training gave; written as result.json by train_final."""
-  cell: str
-  status: str
-  reason: str = ""
-  test_accuracy: float = math.nan
-  test_top_k_accuracy: float = math.nan  # Top-5, or nan under 6 classes.
-  test_loss: float = math.nan
-  test_examples: int = 0
-  train_accuracy: float = math.nan  # Of the last epoch, with augmentation.
-  trainable_params: int = 0  # Of the served network (no auxiliary head).
-  trainable_params_with_aux_head: int = 0
-  epochs_run: int = 0
-  wall_seconds: float = 0.0  # Of the last (resumed) run.
-  train_images_per_second: float = 0.0
-
-  def to_json(self) -> dict[str, Any]:
-    """A JSON-ready dict; NaN (no value) becomes null."""
-    return {key: (None if isinstance(value, float) and math.isnan(value)
-                  else value)
-            for key, value in dataclasses.asdict(self).items()}
 
 
 def evaluate(model: keras.Model, test: tf.data.Dataset,
@@ -108,16 +82,16 @@ def _write_summaries(log_dir: str, cell: search_space.Cell,
                      config: train_config.TrainConfig,
                      test: dict[str, float] | None) -> None:
   """The run in the HParams dashboard; test/* scalars once it is tested."""
+  if test is None:
+    results.write_hparams(
+        log_dir,
+        {"cell": str(cell), "dataset": data.info.name, "filters": net.filters,
+         "num_cells_per_stack": net.num_cells_per_stack,
+         "epochs": config.epochs, "learning_rate": config.learning_rate,
+         "batch_size": data.batch_size, "seed": config.seed},
+        trial_id=f"final {cell}")
+    return
   with tf.summary.create_file_writer(log_dir).as_default():
-    if test is None:
-      hparams_api.hparams(
-          {"cell": str(cell), "dataset": data.info.name,
-           "filters": net.filters,
-           "num_cells_per_stack": net.num_cells_per_stack,
-           "epochs": config.epochs, "learning_rate": config.learning_rate,
-           "batch_size": data.batch_size, "seed": config.seed},
-          trial_id=f"final {cell}")
-      return
     for name in ("accuracy", "top_k_accuracy", "loss"):
       if math.isfinite(test[name]):
         tf.summary.scalar(f"test/{name}", test[name], step=config.epochs)
@@ -127,7 +101,7 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
                 data: datasets.FinalData, config: train_config.TrainConfig,
                 output_dir: str, export_path: str | None = None,
                 callbacks: Sequence[keras.callbacks.Callback] = ()
-                ) -> FinalResult:
+                ) -> results.FinalResult:
   """Trains `cell`'s network on `data`, tests it, keeps and exports it.
 
   Args:
@@ -165,33 +139,45 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
                        len(losses))
       test = evaluate(model, data.test)
       _write_summaries(log_dir, cell, net, data, config, test)
-      training_loop.save_weights_atomically(
-          model, os.path.join(output_dir, WEIGHTS_FILE))
-      # An export is renamed into place whole: one that exists is complete,
-      # left by this run before a crash.
-      if export_path and not os.path.exists(export_path):
-        export.export_classifier(
-            model, data.info.image_shape, export_path,
-            class_names=data.info.class_names,
-            central_crop=bool(data.config.image_size))
-      accuracies = outcome.history.get(
-          "accuracy", outcome.history.get("logits_accuracy", [math.nan]))
-      clock = outcome.clock
-      return FinalResult(
-          cell=str(cell), status=STATUS_OK,
-          test_accuracy=test["accuracy"],
-          test_top_k_accuracy=test["top_k_accuracy"],
-          test_loss=test["loss"], test_examples=test["examples"],
-          train_accuracy=float(accuracies[-1]), trainable_params=params,
-          trainable_params_with_aux_head=network.count_trainable_params(model),
-          epochs_run=len(losses),
-          wall_seconds=time.perf_counter() - started,
-          train_images_per_second=(
-              data.num_train_examples * clock.epochs / clock.seconds
-              if clock.seconds else 0.0))
+      _keep(model, data, output_dir, export_path)
+      return _tested_result(cell, model, params, outcome, test, data, started)
     except tf.errors.ResourceExhaustedError as error:
       return _failed(cell, f"out of memory: {training_loop.first_line(error)}",
                      started, params, 0)
+
+
+def _keep(model: keras.Model, data: datasets.FinalData, output_dir: str,
+          export_path: str | None) -> None:
+  """Saves the trained weights, and exports the served network once."""
+  training_loop.save_weights_atomically(
+      model, os.path.join(output_dir, WEIGHTS_FILE))
+  # An export is renamed into place whole: one that exists is complete,
+  # left by this run before a crash.
+  if export_path and not files.exists(export_path):
+    export.export_classifier(
+        model, data.info.image_shape, export_path,
+        class_names=data.info.class_names,
+        central_crop=bool(data.config.image_size))
+
+
+def _tested_result(cell, model: keras.Model, params: int,
+                   outcome: training_loop.FitOutcome, test: dict[str, float],
+                   data: datasets.FinalData,
+                   started: float) -> results.FinalResult:
+  accuracies = outcome.history.get(
+      "accuracy", outcome.history.get("logits_accuracy", [math.nan]))
+  clock = outcome.clock
+  return results.FinalResult(
+      cell=str(cell), status=results.Status.OK,
+      test_accuracy=test["accuracy"],
+      test_top_k_accuracy=test["top_k_accuracy"],
+      test_loss=test["loss"], test_examples=test["examples"],
+      train_accuracy=float(accuracies[-1]), trainable_params=params,
+      trainable_params_with_aux_head=network.count_trainable_params(model),
+      epochs_run=len(outcome.history.get("loss", [])),
+      wall_seconds=time.perf_counter() - started,
+      train_images_per_second=results.images_per_second(
+          data.num_train_examples, clock.epochs, clock.seconds))
 
 
 def discard_backup(output_dir: str) -> None:
@@ -200,7 +186,8 @@ def discard_backup(output_dir: str) -> None:
 
 
 def _failed(cell, reason: str, started: float, params: int,
-            epochs_run: int) -> FinalResult:
-  return FinalResult(cell=str(cell), status=STATUS_FAILED, reason=reason,
-                     trainable_params=params, epochs_run=epochs_run,
-                     wall_seconds=time.perf_counter() - started)
+            epochs_run: int) -> results.FinalResult:
+  return results.FinalResult(
+      cell=str(cell), status=results.Status.FAILED, reason=reason,
+      trainable_params=params, epochs_run=epochs_run,
+      wall_seconds=time.perf_counter() - started)
