@@ -27,6 +27,7 @@ MAY_CHANGE = frozenset({
     "download",  # Whether tfds may fetch data that is not prepared.
     "strategy",  # How replicas split a batch; the same computation.
     "xla",  # Compilation of the same steps.
+    "deterministic",  # The same computation, in a reproducible order.
     "verbose",  # Console output.
     "keep_checkpoints",  # Whether epochs are backed up.
     "export_top",  # How many best cells are exported at the end.

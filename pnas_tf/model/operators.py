@@ -286,8 +286,7 @@ class ScheduledDropPath(layers.Layer):
   by the network builder. Survivors are scaled by 1 / keep. Does nothing at
   inference. Set the progress between epochs (on_epoch_begin), not between
   steps: Keras' JAX backend holds its own copy of the variables during an
-  epoch, and MirroredStrategy's collectives break on assignments between
-  asynchronously dispatched steps.
+  epoch.
   """
 
   def __init__(self, keep_prob: float, seed: int | None = None, **kwargs):
