@@ -31,6 +31,7 @@ from typing import Iterator
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
@@ -52,7 +53,7 @@ _EXECUTOR_DEFAULTS = executor_config.ExecutorConfig()
 
 def define_flags() -> None:
   """The shared child and predictor flags, plus the search's own."""
-  child_flags.define_flags()
+  child_flags.define_flags(flags.FLAGS)
   predictor_flags.define_flags()
   if "max_blocks" in flags.FLAGS:
     return
@@ -202,7 +203,9 @@ def main(argv):
 
 def run():
   """The entry point of `python -m pnas_tf.search` and its console script."""
-  usage.run_binary(main, define_flags)
+  usage.enter_build_working_directory()
+  define_flags()
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
 
 if __name__ == "__main__":

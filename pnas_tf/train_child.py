@@ -31,6 +31,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
@@ -50,7 +51,7 @@ def define_flags() -> None:
   (The search and final training always keep checkpoints: they have no
   such flag.)
   """
-  child_flags.define_flags()
+  child_flags.define_flags(flags.FLAGS)
   if "cell" not in flags.FLAGS:  # Another binary in this process has it.
     flags.DEFINE_string("cell", None,
                         "The cell: 'op:input+op:input,...' or PNASNet-5.")
@@ -112,7 +113,9 @@ def main(argv):
 
 def run():
   """Entry point of `python -m pnas_tf.train_child` and its console script."""
-  usage.run_binary(main, define_flags)
+  usage.enter_build_working_directory()
+  define_flags()
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
@@ -70,7 +71,7 @@ def define_flags() -> None:
   A flag another binary defined already in this process (tests load
   several) is kept as it is.
   """
-  child_flags.define_flags(preset="cifar_final", verbose=2)
+  child_flags.define_flags(flags.FLAGS, preset="cifar_final", verbose=2)
   own = (
       (flags.DEFINE_string, "cell", None,
        "A cell string, PNASNet-5, or a search's output directory (its best "
@@ -265,7 +266,9 @@ def _export_path(output_dir: str, model_dir: str) -> str:
 
 def run():
   """Entry point of `python -m pnas_tf.train_final` and its console script."""
-  usage.run_binary(main, define_flags)
+  usage.enter_build_working_directory()
+  define_flags()
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@
 train_final; the rest tune data loading and training. Values are checked
 here, before TensorFlow loads; a bad one is a usage.UsageError naming the flag.
 
-Example (in a binary, which passes absl's parsed flag values in; this
-module never reads the global ones itself):
+Example (in a binary, which passes absl's flag values in; this module never
+reaches for the global ones itself):
   def define_flags():
-    child_flags.define_flags()
+    child_flags.define_flags(flag_values)
 
   def main(argv):
     settings = child_flags.settings_from_flags(parsed_flag_values,
@@ -27,68 +27,93 @@ _DATA_DEFAULTS = train_config.DataConfig()
 _TRAIN_DEFAULTS = train_config.TrainConfig()
 
 
-def define_flags(preset: str = "cifar_search", verbose: int = 0) -> None:
+def define_flags(values: flags.FlagValues, preset: str = "cifar_search",
+                 verbose: int = 0) -> None:
   """Defines the shared flags once, and sets the binary's defaults.
 
   The flags are defined by the first call in a process; every call sets the
   default --preset and --verbose to the calling binary's, so a process (a
   test) that loads several binaries gets the defaults of the one it set up
   last, never silently another's.
+
+  Args:
+    values: the binary's flag values (absl's global ones), where the flags
+      are defined.
+    preset: the binary's default --preset.
+    verbose: the binary's default --verbose.
   """
-  if "dataset" not in flags.FLAGS:
-    _define_shared_flags()
-  flags.FLAGS.set_default("preset", preset)
-  flags.FLAGS.set_default("verbose", verbose)
+  if "dataset" not in values:
+    _define_shared_flags(values)
+  values.set_default("preset", preset)
+  values.set_default("verbose", verbose)
 
 
-def _define_shared_flags() -> None:
+def _define_shared_flags(values: flags.FlagValues) -> None:
   flags.DEFINE_string("dataset", _DATA_DEFAULTS.dataset,
                       "tfds image-classification dataset, e.g. cifar10 or "
-                      "fashion_mnist.")
+                      "fashion_mnist.", flag_values=values)
   flags.DEFINE_string("data_dir", None,
-                      "tfds data directory (default: tfds' own).")
+                      "tfds data directory (default: tfds' own).",
+                      flag_values=values)
   flags.DEFINE_boolean("download", _DATA_DEFAULTS.download,
-                       "Let tfds download a dataset that is not prepared.")
+                       "Let tfds download a dataset that is not prepared.",
+                       flag_values=values)
   flags.DEFINE_float("validation_size", _DATA_DEFAULTS.validation_size,
                      "Examples held out from the end of the train split for "
-                     "validation: a count, or a fraction when below 1.")
+                     "validation: a count, or a fraction when below 1.",
+                     flag_values=values)
   flags.DEFINE_integer("num_train_examples", _DATA_DEFAULTS.num_train_examples,
-                       "Train on the first M examples only (0: all).")
+                       "Train on the first M examples only (0: all).",
+                       flag_values=values)
   flags.DEFINE_integer("batch_size", _DATA_DEFAULTS.batch_size,
-                       "Global batch size (all replicas).")
+                       "Global batch size (all replicas).", flag_values=values)
   flags.DEFINE_boolean("random_flip", _DATA_DEFAULTS.random_flip,
-                       "Random horizontal flips while training.")
-  flags.DEFINE_integer("epochs", _TRAIN_DEFAULTS.epochs, "Training epochs (E).")
+                       "Random horizontal flips while training.",
+                       flag_values=values)
+  flags.DEFINE_integer("epochs", _TRAIN_DEFAULTS.epochs, "Training epochs (E).",
+                       flag_values=values)
   flags.DEFINE_float("learning_rate", _TRAIN_DEFAULTS.learning_rate,
-                     "Initial learning rate, cosine-decayed to 0.")
-  flags.DEFINE_float("momentum", _TRAIN_DEFAULTS.momentum, "SGD momentum.")
+                     "Initial learning rate, cosine-decayed to 0.",
+                     flag_values=values)
+  flags.DEFINE_float("momentum", _TRAIN_DEFAULTS.momentum, "SGD momentum.",
+                     flag_values=values)
   flags.DEFINE_float("gradient_clip_norm", _TRAIN_DEFAULTS.gradient_clip_norm,
-                     "Clip gradients to this global norm (0: none).")
+                     "Clip gradients to this global norm (0: none).",
+                     flag_values=values)
   flags.DEFINE_string("preset", "cifar_search",
                       "Network preset: "
-                      f"{', '.join(network_config.PRESETS)}.")
-  flags.DEFINE_integer("filters", None, "F (default: the preset's).")
+                      f"{', '.join(network_config.PRESETS)}.",
+                      flag_values=values)
+  flags.DEFINE_integer("filters", None, "F (default: the preset's).",
+                       flag_values=values)
   flags.DEFINE_integer("num_cells_per_stack", None,
-                       "N; the network has 3N cells (default: the preset's).")
+                       "N; the network has 3N cells (default: the preset's).",
+                       flag_values=values)
   flags.DEFINE_string("strategy", _TRAIN_DEFAULTS.strategy,
                       f"tf.distribute strategy: "
-                      f"{', '.join(train_config.STRATEGIES)}.")
+                      f"{', '.join(train_config.STRATEGIES)}.",
+                      flag_values=values)
   flags.DEFINE_string("mixed_precision", _TRAIN_DEFAULTS.mixed_precision,
-                      "mixed_float16 training: auto (on GPUs), on or off.")
+                      "mixed_float16 training: auto (on GPUs), on or off.",
+                      flag_values=values)
   flags.DEFINE_string("xla", _TRAIN_DEFAULTS.xla,
-                      "XLA-compiled training steps: auto (on GPUs), on or off.")
+                      "XLA-compiled training steps: auto (on GPUs), on or off.",
+                      flag_values=values)
   flags.DEFINE_float("aux_head_weight", _TRAIN_DEFAULTS.aux_head_weight,
                      "Loss weight of the auxiliary head (presets that have "
-                     "one: cifar_final, imagenet_*).")
+                     "one: cifar_final, imagenet_*).", flag_values=values)
   flags.DEFINE_integer("seed", _TRAIN_DEFAULTS.seed,
-                       "Seed of weights, shuffling and augmentation.")
+                       "Seed of weights, shuffling and augmentation.",
+                       flag_values=values)
   flags.DEFINE_boolean("deterministic", _TRAIN_DEFAULTS.deterministic,
                        "Deterministic TensorFlow ops: bit-identical runs for "
-                       "a seed on the same hardware, at a cost in speed.")
+                       "a seed on the same hardware, at a cost in speed.",
+                       flag_values=values)
   flags.DEFINE_integer("verbose", 0,
                        "Keras fit verbosity: 0 silent, 1 progress bar, 2 one "
-                       "line per epoch.")
-  flags.DEFINE_string("output_dir", None, "Directory for everything written.")
+                       "line per epoch.", flag_values=values)
+  flags.DEFINE_string("output_dir", None, "Directory for everything written.",
+                      flag_values=values)
 
 
 @usage.flag_errors()

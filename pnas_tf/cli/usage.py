@@ -10,7 +10,8 @@ Example (in a binary):
     raise usage.UsageError("--cell: unknown operator 'sep4x4' ...")
 
   def run():  # The console script's entry point, and `python -m`'s.
-    usage.run_binary(main, define_flags)
+    define_flags()
+    app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
   if __name__ == "__main__":
     run()
@@ -21,7 +22,6 @@ import os
 import sys
 from typing import Iterator
 
-from absl import app
 from absl import flags
 
 from pnas_tf.config import errors
@@ -155,15 +155,3 @@ def flag_errors() -> Iterator[None]:
     yield
   except errors.ConfigError as error:
     raise UsageError(f"--{error}") from None
-
-
-def run_binary(main, define_flags) -> None:
-  """Starts a binary: its flags defined, errors in one line, exit status.
-
-  Args:
-    main: the binary's `main(argv)`.
-    define_flags: defines the binary's flags (called once, here).
-  """
-  enter_build_working_directory()
-  define_flags()
-  app.run(checked(main), flags_parser=parse_flags)
