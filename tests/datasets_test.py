@@ -163,6 +163,44 @@ class MockDataTest(tf.test.TestCase):
       self.assertAllEqual(expected, actual)
 
 
+class ReplicasTest(tf.test.TestCase):
+  """An epoch's last batch too small to give every replica an example."""
+
+  def load(self, num_examples, final=False):
+    config = DataConfig(dataset="cifar10", batch_size=8)
+    with tfds.testing.mock_data(num_examples=num_examples):
+      if final:
+        return datasets.load_final_data(config)
+      return datasets.load_search_data(config)
+
+  def test_a_last_batch_smaller_than_the_replicas_is_dropped(self):
+    data = self.load(25)  # Batches of 8, 8, 8 and 1.
+    self.assertEqual(data.steps_per_epoch, 4)
+    on_two = data.for_replicas(2)
+    self.assertEqual(on_two.steps_per_epoch, 3)
+    sizes = [len(labels) for _, labels in on_two.train(0, 2)]
+    self.assertEqual(sizes, [8] * 6)
+
+  def test_a_last_batch_that_every_replica_shares_is_kept(self):
+    data = self.load(29).for_replicas(4)  # 8, 8, 8 and 5.
+    self.assertEqual(data.steps_per_epoch, 4)
+    self.assertEqual([len(labels) for _, labels in data.train()],
+                     [8, 8, 8, 5])
+
+  def test_evaluation_keeps_every_example_in_batches_replicas_can_share(self):
+    for data in (self.load(25), self.load(25, final=True)):
+      held_out = (data.validation if isinstance(data, datasets.SearchData)
+                  else data.test)
+      before = np.concatenate([labels for _, labels in held_out])
+      two = data.for_replicas(2)
+      rebatched = (two.validation if isinstance(two, datasets.SearchData)
+                   else two.test)
+      sizes = [len(labels) for _, labels in rebatched]
+      self.assertEqual(sizes, [8, 8, 9])
+      self.assertAllEqual(
+          np.concatenate([labels for _, labels in rebatched]), before)
+
+
 class VaryingSizeMockDataTest(tf.test.TestCase):
   """ImageNet-style data: tfds' mock imagenet2012 has images of any size."""
 
@@ -193,6 +231,14 @@ class VaryingSizeMockDataTest(tf.test.TestCase):
       self.assertAllEqual(expected, actual)
     self.assertNotAllClose(np.concatenate(whole[:2]),
                            np.concatenate(whole[2:]))
+
+  def test_the_shuffle_buffer_holds_encoded_files(self):
+    # Decoded ImageNet images in a 10,000-example buffer take about 4.6 GB
+    # (bench/shuffle_memory.py); their files, a tenth of that.
+    data = self.load()
+    self.assertEqual(data.train_examples.element_spec[0].dtype, tf.string)
+    images, _ = first_batch(data.train())
+    self.assertEqual(images.dtype, tf.float32)
 
   def test_varying_sizes_without_an_image_size_are_refused(self):
     with self.assertRaisesRegex(datasets.DatasetUnavailableError,

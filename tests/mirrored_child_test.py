@@ -10,7 +10,9 @@ its second network of another size, every time (6 runs of 6), because each
 new MirroredStrategy numbered its collectives from the same keys
 (strategies.py). One process here trains three networks of different sizes,
 the last two with ScheduledDropPath and the auxiliary head, on epochs whose
-last batch splits unevenly (3 + 2) over the replicas.
+last batch holds one example: it would leave a replica an empty batch, which
+batch normalization cannot take, so training drops it and validation merges
+it into the batch before (datasets.TrainingData.for_replicas).
 """
 
 import json
@@ -35,8 +37,9 @@ from pnas_tf.data import datasets
 from pnas_tf.space import search_space
 from pnas_tf.training import child_trainer, strategies
 strategy = strategies.make_strategy("mirrored")
-# 29 examples in batches of 8: every epoch ends with a batch of 5.
-with tfds.testing.mock_data(num_examples=29):
+# 25 examples in batches of 8: every epoch, and the validation, end with a
+# batch of 1.
+with tfds.testing.mock_data(num_examples=25):
   data = datasets.load_search_data(
       train_config.DataConfig(dataset="cifar10", batch_size=8))
 config = train_config.TrainConfig(epochs=2, strategy="mirrored")
@@ -50,7 +53,8 @@ report = {"replicas": strategy.num_replicas_in_sync,
           # Private, but the only place the strategy says how it reduces.
           "cross_device_ops": type(strategy.extended._cross_device_ops).__name__,
           "same_strategy": strategies.make_strategy("mirrored") is strategy,
-          "steps_per_epoch": data.steps_per_epoch}
+          "steps_per_epoch": data.steps_per_epoch,
+          "steps_per_epoch_on_replicas": data.for_replicas(2).steps_per_epoch}
 export_dir = os.path.join(tempfile.mkdtemp(), "export")
 for name, cell, preset in children:
   result = child_trainer.train_and_evaluate(
@@ -79,6 +83,7 @@ class MirroredChildTest(absltest.TestCase):
     self.assertEqual(report["cross_device_ops"], "CollectiveAllReduce")
     self.assertTrue(report["same_strategy"])
     self.assertEqual(report["steps_per_epoch"], 4)
+    self.assertEqual(report["steps_per_epoch_on_replicas"], 3)
     params = set()
     for name in ("search", "final", "final_other_cell"):
       result = report[name]

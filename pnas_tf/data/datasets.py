@@ -32,7 +32,9 @@ from pnas_tf.data import preprocessing
 # Examples are shuffled within blocks of this many (one block holds all of
 # CIFAR-10's training split), in memory as one batch while an epoch starts.
 _SHUFFLE_BLOCK = 50_000
-# Images of varying size are shuffled through a buffer of this many instead.
+# Images of varying size are shuffled through a buffer of this many instead,
+# still encoded (about 110 KB each for ImageNet's JPEGs, against about 500 KB
+# decoded), and decoded after it.
 _SHUFFLE_BUFFER = 10_000
 
 # Defined with the builders; most callers meet them here.
@@ -71,6 +73,8 @@ class TrainingData:
   info: DatasetInfo
   train_examples: tf.data.Dataset
   num_train_examples: int
+  # The replicas each batch is split over (for_replicas).
+  num_replicas: int = dataclasses.field(default=1, kw_only=True)
 
   @property
   def batch_size(self) -> int:
@@ -78,12 +82,23 @@ class TrainingData:
 
   @property
   def steps_per_epoch(self) -> int:
-    return -(-self.num_train_examples // self.config.batch_size)
+    full, last = divmod(self.num_train_examples, self.config.batch_size)
+    return full + int(last >= self.num_replicas)
+
+  def for_replicas(self, num_replicas: int) -> "TrainingData":
+    """This data for training split over `num_replicas` replicas.
+
+    An epoch's last batch with fewer examples than replicas would leave a
+    replica without any, and its batch normalization fails on an empty
+    batch, so such a batch is dropped from every epoch.
+    """
+    return dataclasses.replace(self, num_replicas=num_replicas)
 
   def train(self, first_epoch: int = 0, num_epochs: int = 1) -> tf.data.Dataset:
     """Training batches of the given epochs (see training_dataset)."""
     return training_dataset(self.train_examples, self.config, first_epoch,
-                            num_epochs)
+                            num_epochs, channels=self.info.image_shape[-1],
+                            batches_per_epoch=self.steps_per_epoch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +111,15 @@ class SearchData(TrainingData):
   """
   validation: tf.data.Dataset
 
+  def for_replicas(self, num_replicas: int) -> "SearchData":
+    """Also merges a validation batch too small for `num_replicas` into the
+    one before it: every example is still evaluated."""
+    return dataclasses.replace(
+        super().for_replicas(num_replicas),
+        validation=_rebatched_for_replicas(
+            self.validation, self.batch_size, num_replicas,
+            self.info.num_evaluation_examples))
+
 
 @dataclasses.dataclass(frozen=True)
 class FinalData(TrainingData):
@@ -106,6 +130,31 @@ class FinalData(TrainingData):
       split) in a fixed order.
   """
   test: tf.data.Dataset
+
+  def for_replicas(self, num_replicas: int) -> "FinalData":
+    """Also merges a test batch too small for `num_replicas` into the one
+    before it: every example is still evaluated."""
+    return dataclasses.replace(
+        super().for_replicas(num_replicas),
+        test=_rebatched_for_replicas(self.test, self.batch_size, num_replicas,
+                                     self.info.num_evaluation_examples))
+
+
+def _rebatched_for_replicas(batches: tf.data.Dataset, batch_size: int,
+                            num_replicas: int,
+                            count: int | None) -> tf.data.Dataset:
+  """`batches` with a last batch of fewer than `num_replicas` examples
+  joined to the one before (a replica without examples cannot evaluate)."""
+  if num_replicas == 1:
+    return batches
+  examples = batches.unbatch()
+  count = _count(examples, count)
+  full, last = divmod(count, batch_size)
+  if not 0 < last < num_replicas or full == 0:
+    return batches
+  head = (full - 1) * batch_size
+  return examples.take(head).batch(batch_size).concatenate(
+      examples.skip(head).batch(batch_size + last)).prefetch(tf.data.AUTOTUNE)
 
 
 def split_names(config: train_config.DataConfig,
@@ -223,36 +272,54 @@ def _network_image_shape(image_feature: tfds.features.Image,
   return image_shape
 
 
-def _read(builder, split: str) -> tf.data.Dataset:
+def _read(builder, split: str, encoded: bool = False) -> tf.data.Dataset:
+  """The split's (image, label) pairs; with `encoded`, the image file bytes."""
   read_config = tfds.ReadConfig(try_autocache=False)
+  image_key = builder.info.supervised_keys[0]
+  decoders = {image_key: tfds.decode.SkipDecoding()} if encoded else None
   return builder.as_dataset(split=split, as_supervised=True,
-                            shuffle_files=False, read_config=read_config)
+                            shuffle_files=False, read_config=read_config,
+                            decoders=decoders)
 
 
 def training_dataset(examples: tf.data.Dataset,
                      config: train_config.DataConfig, first_epoch: int = 0,
-                     num_epochs: int = 1) -> tf.data.Dataset:
+                     num_epochs: int = 1,
+                     channels: int | None = None,
+                     batches_per_epoch: int | None = None) -> tf.data.Dataset:
   """Epochs first_epoch .. first_epoch + num_epochs - 1 of augmented batches.
 
   Epoch k is shuffled and augmented with seeds made from (config.seed, k)
   alone, so it is the same batches whether training started at epoch 0 or
   resumed at k, and whichever child of a search trains on it. Images of one
   fixed shape are shuffled within consecutive blocks of 50,000 (a whole
-  CIFAR-10 split); images of varying size through a 10,000-example buffer,
-  seeded by (config.seed, k) and TensorFlow's global seed (which every run
-  sets from its seed).
+  CIFAR-10 split); images of varying size, still encoded, through a
+  10,000-example buffer, seeded by (config.seed, k) and TensorFlow's global
+  seed (which every run sets from its seed), and decoded after it.
 
   Args:
-    examples: decoded (uint8 image, label) pairs, e.g. cached_examples().
+    examples: (uint8 image, label) pairs, or (encoded image, label) pairs
+      for images of varying size (see _examples).
     config: batch size, seed and flips.
     first_epoch: the first epoch to produce.
     num_epochs: how many epochs, one after another.
+    channels: the channels that encoded images decode to (the network's);
+      needed only for encoded examples.
+    batches_per_epoch: the first this many batches of each epoch (all of
+      them by default).
 
   Returns:
     Batches of (float32 images, int64 labels); an epoch's last batch may be
     smaller.
   """
-  one_epoch = functools.partial(_training_epoch, examples, config)
+  decode = None
+  if _is_encoded(examples):
+    if not channels:
+      raise ValueError("encoded images need the channels to decode them to")
+    decode = functools.partial(_decode, channels=channels)
+  one_epoch = functools.partial(_training_epoch, examples, config,
+                                decode=decode,
+                                batches=batches_per_epoch or -1)
   if _fixed_shape(examples):
     epochs = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs)
     return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
@@ -266,11 +333,14 @@ def training_dataset(examples: tf.data.Dataset,
 
 def _training_epoch(examples: tf.data.Dataset,
                     config: train_config.DataConfig,
-                    epoch: int | tf.Tensor) -> tf.data.Dataset:
+                    epoch: int | tf.Tensor, decode=None,
+                    batches: int = -1) -> tf.data.Dataset:
   """One epoch's shuffled, augmented batches (see training_dataset).
 
   `epoch` is a scalar int64 tensor for images of a fixed shape (flat_map
-  passes it), a Python int for images of varying size.
+  passes it), a Python int for images of varying size; `decode` turns
+  encoded images into uint8 ones after the shuffle; `batches` limits the
+  epoch to its first batches (-1: all).
   """
   base_seed = tf.constant([config.seed, 0], tf.int64)
   epoch_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
@@ -278,7 +348,8 @@ def _training_epoch(examples: tf.data.Dataset,
     shuffled = _shuffled_in_blocks(examples, epoch_seed)
   else:
     shuffled = _shuffled_in_buffer(examples, config.seed, epoch)
-  return _augmented(shuffled, config, epoch_seed).batch(config.batch_size)
+  return _augmented(shuffled, config, epoch_seed,
+                    decode).batch(config.batch_size).take(batches)
 
 
 def _shuffled_in_blocks(examples: tf.data.Dataset,
@@ -314,49 +385,73 @@ def _shuffled_in_buffer(examples: tf.data.Dataset, seed: int,
 
 
 def _augmented(shuffled: tf.data.Dataset, config: train_config.DataConfig,
-               epoch_seed: tf.Tensor) -> tf.data.Dataset:
-  """Each example cropped (and flipped) with a seed from its place."""
+               epoch_seed: tf.Tensor, decode=None) -> tf.data.Dataset:
+  """Each example (decoded, if `decode`) cropped and flipped with a seed
+  from its place."""
 
   def augment(index, example):
     example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
+    image, label = example
+    if decode is not None:
+      image = decode(image)
     if config.image_size:
       return preprocessing.random_crop_resize_flip(
-          *example, example_seed, config.image_size, config.random_flip)
-    return preprocessing.pad_crop_flip(*example, example_seed,
+          image, label, example_seed, config.image_size, config.random_flip)
+    return preprocessing.pad_crop_flip(image, label, example_seed,
                                        config.random_flip)
 
   return shuffled.enumerate().map(augment, num_parallel_calls=tf.data.AUTOTUNE,
                                   deterministic=True)
 
 
+def _is_encoded(examples: tf.data.Dataset) -> bool:
+  """Whether the images are still files' bytes (see _examples)."""
+  return examples.element_spec[0].dtype == tf.string
+
+
 def _fixed_shape(examples: tf.data.Dataset) -> bool:
-  """Whether every image has one known shape (CIFAR-10, not ImageNet)."""
-  return examples.element_spec[0].shape.is_fully_defined()
+  """Whether every image is decoded with one known shape (CIFAR-10)."""
+  return (not _is_encoded(examples)
+          and examples.element_spec[0].shape.is_fully_defined())
 
 
-def _decoded(builder, split: str) -> tf.data.Dataset:
-  """The split's (image, label) pairs; kept in memory when images are small.
+def _decode(encoded: tf.Tensor, channels: int) -> tf.Tensor:
+  """A JPEG, PNG, GIF or BMP file's bytes as a uint8 image of `channels`."""
+  image = tf.io.decode_image(encoded, channels=channels,
+                             expand_animations=False)
+  return tf.ensure_shape(image, [None, None, channels])
 
-  Images of one fixed shape (CIFAR-10, Fashion-MNIST) are cached decoded on
-  first use; images of varying size (ImageNet) are read from disk each time.
+
+def _examples(builder, split: str) -> tf.data.Dataset:
+  """The split's (image, label) pairs, as cheaply as they can be held.
+
+  Images of one fixed shape (CIFAR-10, Fashion-MNIST) are decoded and cached
+  in memory on first use. Images of varying size (ImageNet) are read from
+  disk each time and stay encoded until after the shuffle, so its buffer
+  holds file bytes rather than decoded images (bench/shuffle_memory.py).
   """
-  dataset = _read(builder, split)
-  if _fixed_shape(dataset):
-    dataset = dataset.cache()
-  return dataset
+  image_feature = builder.info.features[builder.info.supervised_keys[0]]
+  if None in tuple(image_feature.shape):
+    return _read(builder, split, encoded=True)
+  return _read(builder, split).cache()
 
 
 def evaluation_dataset(builder, split: str, batch_size: int,
                        image_size: int = 0) -> tf.data.Dataset:
   """Standardized (central-cropped and resized to image_size, if given),
   batched examples in a fixed order."""
+  examples = _examples(builder, split)
+  image_feature = builder.info.features[builder.info.supervised_keys[0]]
+  channels = image_feature.shape[-1]
   if image_size:
     def preprocess(image, label):
+      if _is_encoded(examples):
+        image = _decode(image, channels)
       return preprocessing.central_crop_resize(image, image_size), label
   else:
     def preprocess(image, label):
       return preprocessing.standardize(image), label
-  dataset = _decoded(builder, split).map(
+  dataset = examples.map(
       preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -370,7 +465,7 @@ def load_search_data(config: train_config.DataConfig) -> SearchData:
   """
   builder = get_builder(config)
   info = dataset_info(builder, config)
-  examples = _decoded(builder, info.train_split)
+  examples = _examples(builder, info.train_split)
   return SearchData(
       config=config, info=info, train_examples=examples,
       validation=evaluation_dataset(builder, info.evaluation_split,
@@ -421,7 +516,7 @@ def load_final_data(config: train_config.DataConfig,
                  if config.num_train_examples else "train")
   require_labels(_read(builder, test_split), config.dataset, test_split)
   info = dataset_info(builder, config, (train_split, test_split))
-  examples = _decoded(builder, train_split)
+  examples = _examples(builder, train_split)
   return FinalData(
       config=config, info=info, train_examples=examples,
       num_train_examples=_count(examples, info.num_train_examples),

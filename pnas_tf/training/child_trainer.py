@@ -96,6 +96,7 @@ def train_and_evaluate(
   cell = cell.canonical()
   with training_loop.fresh_keras_state(config):
     try:
+      data = training_loop.split_over_replicas(data, config)
       model = training_loop.build_compiled(cell, net, config,
                                            data.steps_per_epoch)
       params = network.count_trainable_params(model)

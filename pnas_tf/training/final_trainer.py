@@ -126,6 +126,7 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
   with training_loop.fresh_keras_state(config):
     params = 0
     try:
+      data = training_loop.split_over_replicas(data, config)
       model = training_loop.build_compiled(cell, net, config,
                                            data.steps_per_epoch)
       params = network.count_trainable_params(model, include_aux_head=False)

@@ -283,6 +283,13 @@ class FitOutcome:
   record: EpochRecord
 
 
+def split_over_replicas(data, config: train_config.TrainConfig):
+  """`data` (datasets.TrainingData) for config.strategy's replicas: an epoch's
+  last batch too small to give each replica an example is dropped."""
+  strategy = strategies.make_strategy(config.strategy)
+  return data.for_replicas(strategy.num_replicas_in_sync)
+
+
 def with_aux_labels(model: keras.Model, dataset: tf.data.Dataset):
   """`dataset` as `model` needs it: labels twice when it has an aux head."""
   if len(model.outputs) == 1:
