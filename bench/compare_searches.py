@@ -1,40 +1,65 @@
-r"""Compares two searches by the best accuracy found after n trained models.
+r"""Compares searches by the best accuracy found after n trained models.
 
-Reads two search output directories (typically PNAS and the random baseline
-on the same settings), takes each one's children in the order they finished,
-and prints, for n = 10, 20, ... trained models, the best validation accuracy
-each search had reached. Last, the number of models each needed to reach the
-final best of the random search (or of the second directory, if neither is
-random).
+Reads search output directories (typically runs of PNAS and of the random
+baseline on the same settings, one per seed), groups them by strategy
+(search.json's search_strategy) and takes each one's children in the order
+they were trained. It prints:
+  - for n = 10, 20, ... trained models (--step), per strategy, the best
+    validation accuracy reached: the mean and the [min, max] range over the
+    strategy's runs (the value itself for a single run). A run that ended
+    before n counts with its final best.
+  - the target, the random runs' mean final best (the last strategy's, if
+    none is random), and the models each run needed to reach it, with the
+    mean per strategy over the runs that reached it.
+With --plot=<file>.png it also draws the best-so-far curves: each run a thin
+line, each strategy's mean a thick one (pnas_tf/visual/plots.py).
 
 Example:
-  python bench/compare_searches.py /tmp/pnas_proxy /tmp/pnas_proxy_random
+  python bench/compare_searches.py --plot=/tmp/pnas_vs_random.png \
+      /tmp/pnas_proxy_s0 /tmp/pnas_proxy_s1 \
+      /tmp/pnas_proxy_random_s0 /tmp/pnas_proxy_random_s1
 """
 
 import json
+import math
 import os
 
 from absl import app
 from absl import flags
+import numpy as np
 
+from pnas_tf.nas import search_reporting
 from pnas_tf.nas import search_store
+from pnas_tf.storage import files
+from pnas_tf.visual import plots
 
 _STEP = flags.DEFINE_integer("step", 10, "Rows every this many models.")
+_PLOT = flags.DEFINE_string(
+    "plot", None, "If set, a PNG file to draw the best-so-far curves in.")
+
+# Strategy -> {directory: its best-so-far curve}, in the order given.
+Curves = dict[str, dict[str, list[float]]]
 
 
 def _strategy(directory: str) -> str:
-  with open(os.path.join(directory, "search.json")) as stream:
+  with files.open_file(os.path.join(directory, "search.json")) as stream:
     return json.load(stream)["settings"].get("search_strategy", "?")
 
 
-def best_so_far(records) -> list[float]:
-  """Best accuracy among the first n records, for n = 1..len(records)."""
-  best, curve = float("-inf"), []
-  for record in sorted(records, key=lambda r: r.order):
-    if record.ok:
-      best = max(best, record.accuracy)
-    curve.append(best)
-  return curve
+def curves_by_strategy(directories: list[str]) -> Curves:
+  """Each directory's best-so-far curve, grouped by its search strategy.
+
+  Raises:
+    ValueError: if a directory has no trained child.
+  """
+  curves = {}
+  for directory in directories:
+    records = search_store.SearchStore(directory).records().values()
+    if not records:
+      raise ValueError(f"{directory}: no trained child yet")
+    curves.setdefault(_strategy(directory), {})[directory] = (
+        search_reporting.best_so_far(records))
+  return curves
 
 
 def models_to_reach(curve: list[float], target: float) -> int | None:
@@ -43,31 +68,89 @@ def models_to_reach(curve: list[float], target: float) -> int | None:
               None)
 
 
+def _accuracy(value: float) -> str:
+  return f"{value:.4f}" if math.isfinite(value) else "-"
+
+
+def _spread(values: list[float]) -> str:
+  """"mean [min, max]" of `values`, or the value itself if there is one."""
+  if len(values) == 1:
+    return _accuracy(values[0])
+  return (f"{_accuracy(float(np.mean(values)))} "
+          f"[{_accuracy(min(values))}, {_accuracy(max(values))}]")
+
+
+def _runs(count: int) -> str:
+  return f"{count} run{'s' if count > 1 else ''}"
+
+
+def accuracy_table(curves: Curves, step: int) -> list[str]:
+  """A markdown table: per strategy, the best accuracy after n models."""
+  longest = max(len(curve) for runs in curves.values()
+                for curve in runs.values())
+  names = [f"{strategy} ({_runs(len(runs))})"
+           for strategy, runs in curves.items()]
+  lines = [f"| models | {' | '.join(names)} |",
+           "|---:|" + "---:|" * len(curves)]
+  for n in list(range(step, longest + 1, step)) + (
+      [longest] if longest % step else []):
+    cells = [_spread([curve[min(n, len(curve)) - 1]
+                      for curve in runs.values()])
+             for runs in curves.values()]
+    lines.append(f"| {n} | {' | '.join(cells)} |")
+  return lines
+
+
+def target(curves: Curves) -> tuple[str, float]:
+  """The strategy whose runs' mean final best the others must reach, and
+  that mean: random search's, else the last strategy's."""
+  strategy = "random" if "random" in curves else list(curves)[-1]
+  return strategy, float(np.mean([curve[-1] for curve
+                                  in curves[strategy].values()]))
+
+
+def models_needed_table(curves: Curves, goal: float) -> list[str]:
+  """A markdown table: the models each run needed to reach `goal`."""
+  lines = [f"| strategy | run | final best | models to reach "
+           f"{_accuracy(goal)} |", "|---|---|---:|---:|"]
+  for strategy, runs in curves.items():
+    needed = [models_to_reach(curve, goal) for curve in runs.values()]
+    for (directory, curve), n in zip(runs.items(), needed):
+      lines.append(f"| {strategy} | {directory} | {_accuracy(curve[-1])} | "
+                   f"{'never' if n is None else n} |")
+    if len(runs) > 1:
+      reached = [n for n in needed if n is not None]
+      mean = (f"{np.mean(reached):.1f} ({len(reached)} of {len(runs)} "
+              "reached it)" if reached else "never")
+      finals = [curve[-1] for curve in runs.values()]
+      lines.append(f"| {strategy} | mean | "
+                   f"{_accuracy(float(np.mean(finals)))} | {mean} |")
+  return lines
+
+
 def main(argv):
-  if len(argv) != 3:
-    raise app.UsageError("give two search output directories")
-  directories = argv[1:]
-  names = [f"{_strategy(d)} ({os.path.basename(d.rstrip('/'))})"
-           for d in directories]
-  curves = [best_so_far(search_store.SearchStore(d).records().values())
-            for d in directories]
-  print(f"| models | {' | '.join(names)} |")
-  print("|---:|" + "---:|" * len(curves))
-  longest = max(len(curve) for curve in curves)
-  for n in list(range(_STEP.value, longest + 1, _STEP.value)) + (
-      [longest] if longest % _STEP.value else []):
-    cells = [f"{curve[min(n, len(curve)) - 1]:.4f}" if curve else "-"
-             for curve in curves]
-    print(f"| {n} | {' | '.join(cells)} |")
-  strategies = [_strategy(d) for d in directories]
-  reference = strategies.index("random") if "random" in strategies else 1
-  target = curves[reference][-1]
-  needed = [models_to_reach(curve, target) for curve in curves]
+  if len(argv) < 3:
+    raise app.UsageError("give two or more search output directories")
+  directories = [directory.rstrip("/") for directory in argv[1:]]
+  curves = curves_by_strategy(directories)
+  print("Best validation accuracy after n models trained, per strategy: "
+        "mean [min, max] over its runs; a run that ended before n counts "
+        "with its final best.")
   print()
-  print(f"models needed to reach {names[reference]}'s final best "
-        f"{target:.4f}: " + ", ".join(
-            f"{name} {n if n is not None else 'never'}"
-            for name, n in zip(names, needed)))
+  print("\n".join(accuracy_table(curves, _STEP.value)))
+  reference, goal = target(curves)
+  print()
+  print(f"Target: {reference}'s mean final best over "
+        f"{_runs(len(curves[reference]))}, {_accuracy(goal)}.")
+  print()
+  print("\n".join(models_needed_table(curves, goal)))
+  if _PLOT.value:
+    png = plots.best_so_far(
+        {strategy: list(runs.values()) for strategy, runs in curves.items()},
+        title="Best validation accuracy so far: " + " vs ".join(curves))
+    files.write_bytes_atomically(_PLOT.value, png)
+    print()
+    print(f"plot: {_PLOT.value}")
 
 
 if __name__ == "__main__":

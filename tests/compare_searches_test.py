@@ -1,16 +1,23 @@
-"""Tests for bench/compare_searches.py on two small synthetic searches."""
+"""Tests for bench/compare_searches.py on small synthetic searches."""
 
 import contextlib
 import importlib.util
 import io
+import math
 import os
+import shutil
+import tempfile
 
 from absl.testing import absltest
+from absl.testing import flagsaver
 import fake_search
+import numpy as np
+import png_chunks
 
 from pnas_tf.config import search_config
 from pnas_tf.nas import controller
 from pnas_tf.nas import executors
+from pnas_tf.nas import search_reporting
 from pnas_tf.nas import search_store
 
 _BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -24,52 +31,103 @@ def _load_bench():
   return module
 
 
-bench = _load_bench()  # once: it defines a flag
+bench = _load_bench()  # once: it defines flags
+
+
+def _search(directory: str, strategy: str, seed: int) -> str:
+  """A finished synthetic search of 152 children (B = 3, K = 8)."""
+  store = search_store.SearchStore(directory)
+  store.check_settings({"search_strategy": strategy})
+  run = controller.Collaborators(
+      config=search_config.SearchConfig(max_blocks=3, beam_size=8,
+                                        search_strategy=strategy, seed=seed),
+      store=store, executor=executors.SerialExecutor(
+          fake_search.SyntheticEvaluator()),
+      new_predictor=fake_search.LinearPredictor,
+      load_predictor=fake_search.LinearPredictor.load)
+  search = (controller.random_search if strategy == "random"
+            else controller.progressive_search)
+  search(run)
+  return directory
+
+
+def _curve(directory: str) -> list[float]:
+  return search_reporting.best_so_far(
+      search_store.SearchStore(directory).records().values())
+
+
+def _output(directories: list[str]) -> list[str]:
+  output = io.StringIO()
+  with contextlib.redirect_stdout(output):
+    bench.main(["compare_searches", *directories])
+  return output.getvalue().splitlines()
 
 
 class CompareSearchesTest(absltest.TestCase):
 
-  def test_table_and_models_needed(self):
-    directories = []
-    for strategy in ("pnas", "random"):
-      directory = os.path.join(self.create_tempdir().full_path, strategy)
-      store = search_store.SearchStore(directory)
-      store.check_settings({"search_strategy": strategy})
-      run = controller.Collaborators(
-          config=search_config.SearchConfig(max_blocks=3, beam_size=8,
-                                            search_strategy=strategy),
-          store=store, executor=executors.SerialExecutor(
-              fake_search.SyntheticEvaluator()),
-          new_predictor=fake_search.LinearPredictor,
-          load_predictor=fake_search.LinearPredictor.load)
-      search = (controller.random_search if strategy == "random"
-                else controller.progressive_search)
-      search(run)
-      directories.append(directory)
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-      bench.main(["compare_searches", *directories])
-    lines = output.getvalue().splitlines()
-    self.assertEqual(lines[0], "| models | pnas (pnas) | random (random) |")
-    self.assertEqual(lines[2].split(" | ")[0], "| 10")
-    self.assertIn("| 152 |", lines[-3])  # 136 + 2 x 8, the last row
-    self.assertTrue(lines[-1].startswith(
-        "models needed to reach random (random)'s final best"))
-    pnas_curve, random_curve = (
-        bench.best_so_far(search_store.SearchStore(d).records().values())
-        for d in directories)
-    self.assertEqual(bench.models_to_reach(random_curve, random_curve[-1]),
-                     random_curve.index(random_curve[-1]) + 1)
-    self.assertGreaterEqual(pnas_curve[-1], random_curve[-1])
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.root = tempfile.mkdtemp()
+    cls.pnas = _search(os.path.join(cls.root, "pnas"), "pnas", 0)
+    cls.random = [_search(os.path.join(cls.root, f"random_s{seed}"),
+                          "random", seed) for seed in (0, 1)]
 
-  def test_curve_helpers(self):
-    records = [search_store.ChildRecord("c", 1, "ok", a, order=i)
-               for i, a in enumerate([0.5, 0.7, 0.6, 0.9])]
-    records.append(search_store.ChildRecord("d", 1, "failed", float("nan"),
-                                            order=4))
-    curve = bench.best_so_far(records)
-    self.assertEqual(curve, [0.5, 0.7, 0.7, 0.9, 0.9])
-    self.assertEqual(bench.models_to_reach(curve, 0.7), 2)
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.root)
+    super().tearDownClass()
+
+  def test_two_directories(self):
+    lines = _output([self.pnas, self.random[0]])
+    table = lines.index("| models | pnas (1 run) | random (1 run) |")
+    self.assertEqual(lines[table + 2].split(" | ")[0], "| 10")
+    # 15 rows to 150, then the last: 152 = 136 + 2 x 8.
+    self.assertTrue(lines[table + 17].startswith("| 152 |"))
+    random_curve = _curve(self.random[0])
+    self.assertIn(f"Target: random's mean final best over 1 run, "
+                  f"{random_curve[-1]:.4f}.", lines)
+    needed = random_curve.index(random_curve[-1]) + 1
+    self.assertIn(f"| random | {self.random[0]} | {random_curve[-1]:.4f} | "
+                  f"{needed} |", lines)
+    self.assertGreaterEqual(_curve(self.pnas)[-1], random_curve[-1])
+
+  def test_several_directories_per_strategy(self):
+    lines = _output([self.random[0], self.pnas, self.random[1]])
+    table = lines.index("| models | random (2 runs) | pnas (1 run) |")
+    curves = [_curve(d) for d in self.random]
+    at_20 = [curve[19] for curve in curves]
+    self.assertEqual(lines[table + 3],
+                     f"| 20 | {np.mean(at_20):.4f} [{min(at_20):.4f}, "
+                     f"{max(at_20):.4f}] | {_curve(self.pnas)[19]:.4f} |")
+    goal = np.mean([curve[-1] for curve in curves])
+    self.assertIn(f"Target: random's mean final best over 2 runs, "
+                  f"{goal:.4f}.", lines)
+    needed = [bench.models_to_reach(curve, goal) for curve in curves]
+    # Below the mean of two different finals, one run never reaches it.
+    self.assertEqual(sum(n is None for n in needed),
+                     int(curves[0][-1] != curves[1][-1]))
+    for directory, n in zip(self.random, needed):
+      self.assertTrue(any(line.startswith(f"| random | {directory} |")
+                          and line.endswith(f" | {n or 'never'} |")
+                          for line in lines), directory)
+    self.assertTrue(any(line.startswith("| random | mean | ")
+                        for line in lines))
+
+  def test_plot(self):
+    path = os.path.join(self.create_tempdir().full_path, "curves.png")
+    with flagsaver.flagsaver(plot=path):
+      lines = _output([self.pnas, *self.random])
+    self.assertEqual(lines[-1], f"plot: {path}")
+    with open(path, "rb") as stream:
+      size, texts = png_chunks.size_and_texts(stream.read())
+    self.assertEqual(size, (640, 480))
+    self.assertEqual(texts["Title"],
+                     "Best validation accuracy so far: pnas vs random")
+
+  def test_models_to_reach(self):
+    curve = [-math.inf, 0.5, 0.7, 0.7, 0.9]
+    self.assertEqual(bench.models_to_reach(curve, 0.7), 3)
     self.assertIsNone(bench.models_to_reach(curve, 0.95))
 
 

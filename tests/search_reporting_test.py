@@ -7,6 +7,8 @@ import os
 
 from absl.testing import absltest
 import numpy as np
+import png_chunks
+import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import metadata as hp_metadata
@@ -15,6 +17,15 @@ from pnas_tf.nas import controller
 from pnas_tf.nas import search_reporting
 from pnas_tf.nas import search_store
 from pnas_tf.space import search_space
+
+
+_PLOT_TAGS = ("plots/predicted_vs_true", "plots/best_so_far",
+              "plots/accuracy_vs_params")
+
+
+def _read(path: str) -> bytes:
+  with open(path, "rb") as stream:
+    return stream.read()
 
 
 def _record(cell, accuracy, order, status="ok", seconds=1800.0):
@@ -76,22 +87,37 @@ class RoundStatisticsTest(absltest.TestCase):
     self.assertTrue(math.isnan(stats["predictor/spearman_training_set"]))
 
 
-class ScatterTest(absltest.TestCase):
+class PlotsTest(absltest.TestCase):
 
-  def test_points_land_where_their_values_say(self):
-    image = search_reporting.scatter_image([0.0, 1.0], [0.0, 1.0], size=100)
-    self.assertEqual(image.shape, (100, 100, 3))
-    self.assertEqual(image.dtype, np.uint8)
-    red = np.argwhere((image[:, :, 0] == 200) & (image[:, :, 1] == 30))
-    # (0, 0) near the bottom left, (1, 1) near the top right.
-    self.assertTrue(any(r > 90 and c < 10 for r, c in red))
-    self.assertTrue(any(r < 10 and c > 90 for r, c in red))
-    self.assertFalse(any(r < 50 and c < 50 for r, c in red))
+  def test_best_so_far_follows_the_order_children_were_trained_in(self):
+    cells = search_space.initial_cells()[:4]
+    records = [_record(cells[0], 0.6, 2), _record(cells[1], 0.5, 0),
+               _record(cells[2], math.nan, 3, status="failed"),
+               _record(cells[3], 0.7, 1)]
+    self.assertEqual(search_reporting.best_so_far(records),
+                     [0.5, 0.7, 0.7, 0.7])
+    self.assertEqual(search_reporting.best_so_far(records[2:3]), [-math.inf])
+
+  def test_round_plots(self):
+    summary = _summary()
+    pngs = search_reporting.round_plots(summary, -1.0)
+    self.assertCountEqual(pngs, ["predicted_vs_true", "best_so_far",
+                                 "accuracy_vs_params"])
+    self.assertIn("Round 2", png_chunks.title(pngs["predicted_vs_true"]))
+    self.assertIn("= -1.000", png_chunks.title(pngs["predicted_vs_true"]))
+    # Five trained children so far; the failed one is not drawn.
+    self.assertIn("(5 children)",
+                  png_chunks.title(pngs["accuracy_vs_params"]))
+    first = controller.RoundSummary(round=1, records=summary.records,
+                                    predicted=[], all_records=summary.records,
+                                    predictor=None)
+    self.assertCountEqual(search_reporting.round_plots(first, math.nan),
+                          ["best_so_far", "accuracy_vs_params"])
 
 
 class TensorBoardTest(absltest.TestCase):
 
-  def test_round_scalars_image_and_child_sessions(self):
+  def test_round_scalars_images_and_child_sessions(self):
     log_dir = self.create_tempdir().full_path
     reporter = search_reporting.TensorBoardReporter(log_dir)
     summary = _summary()
@@ -105,11 +131,45 @@ class TensorBoardTest(absltest.TestCase):
     events.Reload()
     tags = events.Tags()["tensors"]
     for tag in ("accuracy/best", "predictor/spearman_new_round",
-                "child_training_hours", "predicted_vs_true", "best_cell"):
+                "child_training_hours", "best_cell"):
       self.assertIn(tag, tags)
     best = events.Tensors("accuracy/best")[0]
     self.assertEqual(best.step, 2)
+    for tag in _PLOT_TAGS:
+      image = events.Tensors(tag)[0]
+      self.assertEqual(image.step, 2)
+      # An image summary: width, height, then the encoded image.
+      width, height, encoded = tf.make_ndarray(image.tensor_proto)
+      self.assertEqual((int(width), int(height)), (640, 480))
+      self.assertEqual(tf.image.decode_png(encoded).shape[:2], (480, 640))
     self.assertLen(os.listdir(os.path.join(log_dir, "children")), 3)
+    # No plots directory given, none written.
+    self.assertCountEqual(os.listdir(log_dir), ["search", "children"])
+
+  def test_plots_written_as_png_files_every_round(self):
+    log_dir = self.create_tempdir().full_path
+    plots_dir = os.path.join(self.create_tempdir().full_path, "plots")
+    reporter = search_reporting.TensorBoardReporter(log_dir, plots_dir)
+    summary = _summary()
+    first = controller.RoundSummary(round=1, records=summary.all_records[:3],
+                                    predicted=[],
+                                    all_records=summary.all_records[:3],
+                                    predictor=None)
+    reporter.round_finished(first)
+    self.assertCountEqual(os.listdir(plots_dir),
+                          ["best_so_far.png", "accuracy_vs_params.png"])
+    reporter.round_finished(summary)
+    self.assertCountEqual(os.listdir(plots_dir),
+                          ["round2_predicted_vs_true.png", "best_so_far.png",
+                           "accuracy_vs_params.png"])
+    for name in os.listdir(plots_dir):
+      png = _read(os.path.join(plots_dir, name))
+      self.assertEqual(tf.image.decode_png(png).shape[:2], (480, 640), name)
+    # Rewritten for round 2: the search's five trained children so far.
+    self.assertIn("(5 children)", png_chunks.title(
+        _read(os.path.join(plots_dir, "accuracy_vs_params.png"))))
+    self.assertIn("\u03c1 = -1.000", png_chunks.title(
+        _read(os.path.join(plots_dir, "round2_predicted_vs_true.png"))))
 
   def test_child_sessions_end_with_their_status_round_and_prediction(self):
     log_dir = self.create_tempdir().full_path

@@ -1,4 +1,4 @@
-"""What a user sees of a running search: progress lines and TensorBoard.
+"""What a user sees of a running search: progress lines, TensorBoard, plots.
 
 `LogReporter` logs a line per finished child: round, children done of the
 round and of the whole search, the child's accuracy, the best so far and an
@@ -8,18 +8,26 @@ estimate of the time left. `TensorBoardReporter` writes, under
              round's children; the predictor's Spearman rho (and Kendall tau)
              between its predictions for the round and the true accuracies
              (the paper's measure) and on the cells it was fitted on; models
-             trained so far; child-training hours; a predicted-vs-true
-             scatter plot, and the round's best cell drawn (best_cell), as
-             images;
+             trained so far; child-training hours; and as images, the
+             round's best cell drawn (best_cell) and three plots (see
+             pnas_tf/visual/plots.py): plots/predicted_vs_true (the round's
+             children, rho in the title), plots/best_so_far (the best
+             accuracy against models trained) and plots/accuracy_vs_params
+             (every child so far);
   children/<key>/  one HParams session per child (cell, blocks, round,
              the predictor's accuracy for it where it chose it, accuracy,
              parameters), ended with the child's status.
+Given a plots directory (<output_dir>/plots), it also writes the plots there
+as PNG files: round<k>_predicted_vs_true.png for each round a predictor
+chose, best_so_far.png and accuracy_vs_params.png rewritten every round.
 
 `write_ranking` writes the ranking of every trained cell as summary.csv and
 summary.json.
 
 Example:
-  reporter = Reporters([LogReporter(), TensorBoardReporter("/tmp/s/tb")])
+  reporter = Reporters([LogReporter(),
+                        TensorBoardReporter("/tmp/s/tensorboard",
+                                            "/tmp/s/plots")])
 """
 
 import csv
@@ -37,6 +45,7 @@ from pnas_tf.predictor import rank_correlation
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
 from pnas_tf.visual import cell_diagram
+from pnas_tf.visual import plots
 
 
 class Reporters:
@@ -116,38 +125,61 @@ def round_statistics(summary: controller.RoundSummary) -> dict[str, float]:
   return stats
 
 
-def scatter_image(predicted: Sequence[float], true: Sequence[float],
-                  size: int = 256) -> np.ndarray:
-  """A predicted (x) against true (y) accuracy plot, uint8 (size, size, 3).
+def best_so_far(records: Sequence[search_store.ChildRecord]) -> list[float]:
+  """Best accuracy among the first n records by `order`, for n = 1, 2, ...
 
-  Axes span the data's range with a 5% margin; the grey diagonal is y = x.
+  -inf until the first successful child.
   """
-  image = np.full((size, size, 3), 255, np.uint8)
-  values = np.concatenate([predicted, true]) if len(predicted) else [0, 1]
-  low, high = float(np.min(values)), float(np.max(values))
-  margin = max(high - low, 1e-6) * 0.05
-  low, high = low - margin, high + margin
+  best, curve = -math.inf, []
+  for record in sorted(records, key=lambda r: r.order):
+    if record.ok:
+      best = max(best, record.accuracy)
+    curve.append(best)
+  return curve
 
-  def pixel(value):
-    return np.clip(((np.asarray(value) - low) / (high - low) * (size - 1))
-                   .astype(int), 0, size - 1)
 
-  diagonal = np.arange(size)
-  image[size - 1 - diagonal, diagonal] = 200
-  image[:, 0] = image[size - 1, :] = 0  # the axes
-  for x, y in zip(pixel(predicted), pixel(true)):
-    image[max(0, size - 2 - y):size - y + 1, max(0, x - 1):x + 2] = (
-        200, 30, 30)
-  return image
+_PLOT_DESCRIPTIONS = {
+    "predicted_vs_true": "The round's children: the predictor's accuracy "
+                         "(x) against the validation accuracy (y).",
+    "best_so_far": "The best validation accuracy among the first n models "
+                   "trained, against n.",
+    "accuracy_vs_params": "Every child trained so far: validation accuracy "
+                          "against trainable parameters, by cell size.",
+}
+
+
+def round_plots(summary: controller.RoundSummary,
+                rho: float) -> dict[str, bytes]:
+  """The round's plots as PNG bytes, by name (see `plots`).
+
+  predicted_vs_true only where a predictor chose the round's cells;
+  best_so_far and accuracy_vs_params over the whole search so far.
+  """
+  pngs = {}
+  pairs = [(p, r.accuracy) for p, r in zip(summary.predicted,
+                                           summary.records) if r.ok]
+  if pairs:
+    predicted, true = zip(*pairs)
+    pngs["predicted_vs_true"] = plots.predicted_vs_true(
+        predicted, true, summary.round, rho)
+  pngs["best_so_far"] = plots.best_so_far(
+      {"search": [best_so_far(summary.all_records)]})
+  pngs["accuracy_vs_params"] = plots.accuracy_vs_params(
+      [r.params for r in summary.all_records],
+      [r.accuracy if r.ok else math.nan for r in summary.all_records],
+      [r.num_blocks for r in summary.all_records])
+  return pngs
 
 
 class TensorBoardReporter:
-  """Writes the search's summaries under `log_dir` (see module doc)."""
+  """Writes the search's summaries under `log_dir` and its plots, as PNG
+  files, under `plots_dir` (see module doc)."""
 
-  def __init__(self, log_dir: str):
+  def __init__(self, log_dir: str, plots_dir: str | None = None):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     self._tf = tf
     self.log_dir = log_dir
+    self.plots_dir = plots_dir
     self._writer = tf.summary.create_file_writer(os.path.join(log_dir,
                                                               "search"))
 
@@ -179,17 +211,16 @@ class TensorBoardReporter:
     writer.close()
 
   def round_finished(self, summary):
+    stats = round_statistics(summary)
+    pngs = round_plots(summary, stats["predictor/spearman_new_round"])
     with self._writer.as_default():
-      for name, value in round_statistics(summary).items():
+      for name, value in stats.items():
         self._tf.summary.scalar(name, value, step=summary.round)
-      pairs = [(p, r.accuracy) for p, r in zip(summary.predicted,
-                                               summary.records) if r.ok]
-      if pairs:
-        predicted, true = zip(*pairs)
+      for name, png in pngs.items():
         self._tf.summary.image(
-            "predicted_vs_true", scatter_image(predicted, true)[None],
-            step=summary.round,
-            description="x: predicted accuracy, y: validation accuracy")
+            f"plots/{name}",
+            self._tf.image.decode_png(png, channels=3)[None],
+            step=summary.round, description=_PLOT_DESCRIPTIONS[name])
       best = max((r for r in summary.records if r.ok),
                  key=lambda record: record.accuracy, default=None)
       if best:
@@ -201,6 +232,14 @@ class TensorBoardReporter:
             description=f"The round's best cell, {best.cell}: validation "
             f"accuracy {best.accuracy:.4f}")
     self._writer.flush()
+    if self.plots_dir:
+      for name, png in pngs.items():
+        # The per-round plot keeps every round; the others show the search
+        # so far, so the latest replaces the last.
+        file_name = (f"round{summary.round}_{name}.png"
+                     if name == "predicted_vs_true" else f"{name}.png")
+        files.write_bytes_atomically(os.path.join(self.plots_dir, file_name),
+                                     png)
 
 
 _RANKING_FIELDS = ("rank", "cell", "num_blocks", "accuracy", "params",

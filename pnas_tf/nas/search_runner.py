@@ -145,7 +145,8 @@ def run(config: search_config.SearchConfig,
   reporter = search_reporting.Reporters([
       search_reporting.LogReporter(),
       search_reporting.TensorBoardReporter(
-          os.path.join(settings.output_dir, "tensorboard")),
+          os.path.join(settings.output_dir, "tensorboard"),
+          os.path.join(settings.output_dir, "plots")),
       _ResultsSoFar(settings.output_dir, config.max_blocks, export)])
   collaborators = controller.Collaborators(
       config=config, store=store, executor=executor,

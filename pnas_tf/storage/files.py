@@ -10,6 +10,7 @@ former.
 Example:
   write_json_atomically("/tmp/out/result.json", {"status": "ok"})
   write_text_atomically("gs://bucket/out/summary.csv", "rank,cell\n")
+  write_bytes_atomically("/tmp/out/plots/best_so_far.png", png)
   if exists("gs://bucket/out/children"): print(listdir(...))
 """
 
@@ -128,25 +129,31 @@ def write_json_atomically(path: str, value: Any) -> None:
 
 
 def write_text_atomically(path: str, text: str) -> None:
-  """Writes `text` to `path`: all of it, or (after a crash) nothing.
+  """Writes `text` to `path` as UTF-8: all of it, or (after a crash) nothing."""
+  write_bytes_atomically(path, text.encode("utf-8"))
 
-  The text goes to a temporary file in the same directory, is flushed to disk,
-  then renamed over `path`, which readers therefore see whole or not at all.
+
+def write_bytes_atomically(path: str, data: bytes) -> None:
+  """Writes `data` to `path`: all of it, or (after a crash) nothing.
+
+  The bytes go to a temporary file in the same directory, are flushed to
+  disk, then renamed over `path`, which readers therefore see whole or not at
+  all.
   """
   if is_url(path):
     directory = parent_directory(path)
     makedirs(directory)
     temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
-    with open_file(temporary, "w") as stream:
-      stream.write(text)
+    with open_file(temporary, "wb") as stream:
+      stream.write(data)
     rename(temporary, path)
     return
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
   try:
-    with os.fdopen(handle, "w") as stream:
-      stream.write(text)
+    with os.fdopen(handle, "wb") as stream:
+      stream.write(data)
       stream.flush()
       os.fsync(stream.fileno())
     os.replace(temporary, path)

@@ -1,1 +1,1 @@
-"""Pictures of the search space: cells drawn as DAGs with Graphviz. No TF."""
+"""Pictures: cells drawn as DAGs (Graphviz) and a search's plots (matplotlib). No TF."""
