@@ -17,7 +17,8 @@ _FAST_MODULES = frozenset({
     "preprocessing_test", "proxy_noise_test", "rank_correlation_test",
     "run_settings_test", "run_state_test", "search_config_test",
     "search_reporting_test", "search_space_test", "search_store_test",
-    "serving_rest_test", "synthetic_accuracy_test", "usage_test",
+    "serving_rest_test", "synthetic_accuracy_test", "terminal_test", "progress_test",
+    "usage_test",
 })
 
 

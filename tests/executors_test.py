@@ -9,6 +9,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import fake_children
 
+from pnas_tf.cli import terminal
 from pnas_tf.config import executor_config
 from pnas_tf.nas import executors
 from pnas_tf.space import search_space
@@ -85,12 +86,31 @@ class ExecutorConfigTest(parameterized.TestCase):
 
 class LocalExecutorTest(absltest.TestCase):
 
-  def _run(self, evaluate, slots, max_retries=2, cells=_CELLS[:2]):
+  def _run(self, evaluate, slots, max_retries=2, cells=_CELLS[:2],
+           child_logs=True):
     root = self.create_tempdir().full_path
     tasks = [executors.ChildTask(cell, os.path.join(root, str(index)))
              for index, cell in enumerate(cells)]
-    executor = executors.LocalExecutor(evaluate, slots, max_retries)
+    executor = executors.LocalExecutor(evaluate, slots, max_retries,
+                                       child_logs)
     return tasks, list(executor.run(tasks))
+
+  def test_a_childs_output_goes_to_its_log_not_the_terminal(self):
+    with terminal.captured_output() as terminal_output:
+      tasks, finished = self._run(fake_children.Prints(), [{}])
+    self.assertLen(finished, 2)
+    for task in tasks:
+      with open(executors.child_log(task.directory)) as stream:
+        log = stream.read()
+      self.assertIn(f"python line of {task.cell}", log)
+      self.assertIn("native line", log)
+    self.assertNotIn("line", terminal_output.text)
+
+  def test_without_child_logs_the_output_reaches_the_terminal(self):
+    with terminal.captured_output() as terminal_output:
+      tasks, _ = self._run(fake_children.Prints(), [{}], child_logs=False)
+    self.assertIn("native line", terminal_output.text)
+    self.assertFalse(os.path.exists(executors.child_log(tasks[0].directory)))
 
   def test_two_workers_train_at_once_each_with_its_share(self):
     slots = executors.local_slots(2, num_gpus=0, cpus=2)
@@ -138,7 +158,7 @@ class LocalExecutorTest(absltest.TestCase):
 
   def test_a_child_that_cannot_start_is_an_error_not_a_death(self):
     with self.assertRaisesRegex(RuntimeError, "exited with status 1 without "
-                                "a result"):
+                                "a result; its output is in .*child.log"):
       self._run(fake_children.ExitsAtOnce(), [{}], max_retries=3)
 
   def test_closing_the_run_ends_the_children_still_training(self):

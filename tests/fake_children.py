@@ -41,6 +41,17 @@ class ReportsEnvironment:
         + [f"pid={os.getpid()}"]))
 
 
+class Prints:
+  """ok; prints a line through Python and one through file descriptor 2,
+  as TensorFlow's C++ start-up does."""
+
+  def __call__(self, cell, directory):
+    _attempt(directory)
+    print(f"python line of {cell}", flush=True)
+    os.write(2, b"native line\n")
+    return _record(cell)
+
+
 class WaitsForAnother:
   """ok; waits (up to `timeout`) until another child has started, so that
   two workers overlap, and writes its start and end times to `interval`."""

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import dataclasses
+import io
 import math
 import os
 
@@ -193,6 +195,21 @@ class TensorBoardTest(absltest.TestCase):
           content[hp_metadata.SESSION_END_INFO_TAG])
       self.assertEqual(end.status, api_pb2.STATUS_SUCCESS if record.ok
                        else api_pb2.STATUS_FAILURE)
+
+
+class ProgressBarTest(absltest.TestCase):
+
+  def test_the_bar_shows_children_done_round_and_best(self):
+    stream = io.StringIO()
+    bar = search_reporting.ProgressBar(budget=6, stream=stream)
+    best = _record(search_space.initial_cells()[0], 0.8125, 0)
+    # A resumed search: its first report is already its fourth child.
+    bar.child_finished(best, dataclasses.replace(_progress(None), best=best))
+    bar.close()
+    text = stream.getvalue()
+    self.assertIn("4/6", text)
+    self.assertIn("round 2, best 0.8125", text)
+    self.assertNotIn("1/6", text)
 
 
 class RankingFilesTest(absltest.TestCase):

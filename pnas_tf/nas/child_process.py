@@ -10,7 +10,8 @@ executors (executors.py) retry such children.
 
 Example:
   process = ChildProcess(evaluate, (cell, "/tmp/child_0"),
-                         environment={"CUDA_VISIBLE_DEVICES": "0"})
+                         environment={"CUDA_VISIBLE_DEVICES": "0"},
+                         log_path="/tmp/child_0/child.log")
   record = process.result()  # or wait on process.waitable with others
 
   result = train_in_subprocess(cell, net, data_config, train_config,
@@ -21,6 +22,7 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
+import pickle
 import signal
 import time
 import traceback
@@ -65,13 +67,28 @@ def _die_with(parent_pid: int) -> None:
     os._exit(1)  # pylint: disable=protected-access
 
 
-def _run(sender, parent_pid, environment, function, args) -> None:
-  # In the new process: TensorFlow loads here, if `function` needs it.
+def _output_to(log_path: str) -> None:
+  """Sends this process's stdout and stderr, Python's and native code's
+  (TensorFlow's C++ start-up lines), to the end of `log_path`."""
+  os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+  log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+  for stream in (1, 2):
+    os.dup2(log, stream)
+  os.close(log)
+
+
+def _run(sender, parent_pid, environment, log_path, call) -> None:
+  # In the new process. `call` is pickled (function, args): unpickling it
+  # imports TensorFlow if `function` needs it, so only after the output has
+  # gone to the log.
   _die_with(parent_pid)
   # Ctrl-C reaches the whole process group; the parent handles it and stops
   # this process as on SIGTERM, so the child neither reports nor prints it.
   signal.signal(signal.SIGINT, signal.SIG_IGN)
+  if log_path:
+    _output_to(log_path)
   try:
+    function, args = pickle.loads(call)
     outcome = ("value", call_with_environment(environment, function, *args))
   except BaseException as error:  # pylint: disable=broad-except
     outcome = ("error", error, traceback.format_exc())
@@ -89,17 +106,22 @@ class ChildProcess:
   """`function(*args)` running in a new (spawned) process.
 
   The process starts from a fresh interpreter, so `function` and `args` must
-  pickle, and `environment` is set in it before `function` runs.
+  pickle, and `environment` is set in it before `function` runs. With
+  `log_path`, everything the process prints goes to the end of that file
+  instead of the caller's terminal.
   """
 
   def __init__(self, function: Callable[..., Any], args: Sequence[Any],
-               environment: Mapping[str, str] | None = None):
+               environment: Mapping[str, str] | None = None,
+               log_path: str | None = None):
     context = multiprocessing.get_context("spawn")
     self._receiver, sender = context.Pipe(duplex=False)
+    self.log_path = log_path
     # Daemonic: killed if the caller exits, so no orphan trains on.
     self._process = context.Process(
         target=_run, args=(sender, os.getpid(), dict(environment or {}),
-                           function, tuple(args)), daemon=True)
+                           log_path, pickle.dumps((function, tuple(args)))),
+        daemon=True)
     self._process.start()
     sender.close()
 
@@ -119,7 +141,7 @@ class ChildProcess:
     Raises:
       ProcessDied: if a signal ended the process before it returned.
       RuntimeError: if it exited without returning (it could not start:
-        Python's own error is above in the output).
+        Python's own error is in its output, or its log).
       Exception: what `function` raised (its traceback added as a note).
     """
     try:
@@ -129,8 +151,9 @@ class ChildProcess:
       code = self._process.exitcode
       if code is not None and code < 0:
         raise ProcessDied(_signal_name(-code)) from None
+      where = f"; its output is in {self.log_path}" if self.log_path else ""
       raise RuntimeError(f"a child process exited with status {code} "
-                         "without a result") from None
+                         f"without a result{where}") from None
     finally:
       self._receiver.close()
     # It has sent its result: give it a minute to exit, then end it.

@@ -30,6 +30,7 @@ import collections
 import dataclasses
 import math
 import multiprocessing.connection
+import os
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from absl import logging
@@ -38,6 +39,7 @@ from pnas_tf.config import executor_config
 from pnas_tf.nas import child_process
 from pnas_tf.nas import search_store
 from pnas_tf.space import search_space
+from pnas_tf.storage import files
 
 Cell = search_space.Cell
 ChildRecord = search_store.ChildRecord
@@ -61,6 +63,16 @@ class Executor(Protocol):
   def close(self) -> None:
     """Gives back what the executor holds (a Ray cluster it started)."""
     ...
+
+
+def child_log(directory: str) -> str | None:
+  """Where a child trained in a process of its own writes all its output
+  (TensorFlow's start-up lines, warnings, Keras), kept off the terminal;
+  None (the terminal) for a directory on object storage, which cannot take
+  a file written line by line."""
+  if files.is_url(directory):
+    return None
+  return os.path.join(directory, "child.log")
 
 
 def failed_record(task: ChildTask, reason: str) -> ChildRecord:
@@ -140,21 +152,24 @@ class LocalExecutor:
   """Trains children in fresh processes, one per worker slot at a time."""
 
   def __init__(self, evaluate: Evaluate, slots: Sequence[Mapping[str, str]],
-               max_retries: int = 2):
+               max_retries: int = 2, child_logs: bool = True):
     """Args:
       evaluate: trains a child (cell, directory) -> ChildRecord; it must
         pickle, as each child runs in a new interpreter.
       slots: one environment per worker (local_slots).
       max_retries: trainings more for a child whose process died.
+      child_logs: each child's output to its child_log, not the terminal.
     """
     if not slots:
       raise ValueError("a local executor needs at least one worker slot")
     self.evaluate = evaluate
     self.slots = list(slots)
     self.max_retries = max_retries
+    self.child_logs = child_logs
 
   def run(self, tasks):
-    workers = _Workers(self.evaluate, self.slots, self.max_retries, tasks)
+    workers = _Workers(self.evaluate, self.slots, self.max_retries, tasks,
+                       self.child_logs)
     try:
       while workers.busy():
         workers.start_waiting_tasks()
@@ -176,8 +191,10 @@ class _Workers:
   """
 
   def __init__(self, evaluate: Evaluate, slots: Sequence[Mapping[str, str]],
-               max_retries: int, tasks: Sequence[ChildTask]):
+               max_retries: int, tasks: Sequence[ChildTask],
+               child_logs: bool = True):
     self._evaluate = evaluate
+    self._child_logs = child_logs
     self._slots = slots
     self._max_retries = max_retries
     self._waiting = collections.deque(tasks)
@@ -197,9 +214,12 @@ class _Workers:
   def _start(self, task: ChildTask, slot: int) -> None:
     self._attempts[task] += 1
     process = child_process.ChildProcess(
-        self._evaluate, (task.cell, task.directory), self._slots[slot])
+        self._evaluate, (task.cell, task.directory), self._slots[slot],
+        log_path=child_log(task.directory) if self._child_logs else None)
     self._running[process.waitable] = process, task, slot
-    logging.info("Child %s: training in process %d", task.cell, process.pid)
+    logging.info("Child %s: training in process %d%s", task.cell,
+                 process.pid,
+                 f" (output: {process.log_path})" if process.log_path else "")
 
   def wait_for_finished(self) -> Iterator[tuple[ChildTask, ChildRecord]]:
     """Waits for processes to end; yields each task they finished.
@@ -227,7 +247,8 @@ class _Workers:
       if self._attempts[task] > self._max_retries:
         return failed_record(
             task, f"its process died {self._attempts[task]} times; last: "
-            f"{died}")
+            f"{died}" + (f" (its output: {process.log_path})"
+                         if process.log_path else ""))
       logging.warning("Child %s: its process died (%s); training it again "
                       "from its last epoch (retry %d of %d)", task.cell, died,
                       self._attempts[task], self._max_retries)

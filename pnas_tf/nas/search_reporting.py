@@ -2,7 +2,8 @@
 
 `LogReporter` logs a line per finished child: round, children done of the
 round and of the whole search, the child's accuracy, the best so far and an
-estimate of the time left. `TensorBoardReporter` writes, under
+estimate of the time left. `ProgressBar` shows the same as one bar, on a
+terminal. `TensorBoardReporter` writes, under
 <output_dir>/tensorboard:
   search/    per round: best, mean and median validation accuracy of the
              round's children; the predictor's Spearman rho (and Kendall tau)
@@ -90,6 +91,31 @@ class LogReporter:
                  summary.round, len(summary.records),
                  max(accuracies, default=math.nan),
                  float(np.mean(accuracies)) if accuracies else math.nan)
+
+
+class ProgressBar:
+  """A tqdm bar over the search's children, for a terminal: done of the
+  budget, the round, the best so far and tqdm's own time estimate."""
+
+  def __init__(self, budget: int, stream=None):
+    import tqdm  # pylint: disable=g-import-not-at-top
+    self._bar = tqdm.tqdm(total=budget, unit="child", file=stream,
+                          dynamic_ncols=True, desc="search")
+
+  def child_finished(self, record, progress):
+    del record
+    best = progress.best
+    # A resumed search starts the bar at the children already trained.
+    self._bar.update(progress.done_total - self._bar.n)
+    self._bar.set_postfix_str(
+        f"round {progress.round}, best {best.accuracy:.4f}" if best
+        else f"round {progress.round}")
+
+  def round_finished(self, summary):
+    del summary
+
+  def close(self) -> None:
+    self._bar.close()
 
 
 def round_statistics(summary: controller.RoundSummary) -> dict[str, float]:

@@ -15,6 +15,7 @@ Example:
 
 import functools
 import os
+import sys
 
 from absl import logging
 
@@ -66,10 +67,13 @@ def make_executor(config: executor_config.ExecutorConfig,
   """
   evaluate = child_evaluator.ChildEvaluator(net, settings.data,
                                             settings.train)
+  # --verbose asks for the children's own output on the terminal.
+  child_logs = not settings.train.verbose
   if config.kind == "inprocess":
     if not config.isolate:
       return executors.SerialExecutor(evaluate)
-    return executors.LocalExecutor(evaluate, [{}], config.max_child_retries)
+    return executors.LocalExecutor(evaluate, [{}], config.max_child_retries,
+                                   child_logs)
   if config.kind == "ray":
     # pylint: disable=g-import-not-at-top
     from pnas_tf.nas import ray_executor
@@ -90,7 +94,8 @@ def make_executor(config: executor_config.ExecutorConfig,
   logging.info("Local executor: %d workers (%s)", len(slots),
                "; ".join(" ".join(f"{k}={v}" for k, v in slot.items())
                          or "the whole host" for slot in slots))
-  return executors.LocalExecutor(evaluate, slots, config.max_child_retries)
+  return executors.LocalExecutor(evaluate, slots, config.max_child_retries,
+                                 child_logs)
 
 
 def _load_predictor(directory: str) -> predictors.Predictor:
@@ -136,8 +141,12 @@ def run(config: search_config.SearchConfig,
         settings: child_settings.ChildSettings,
         store: search_store.SearchStore, export_dir: str,
         info: datasets.DatasetInfo, net: network_config.NetworkConfig,
-        executor: executors.Executor) -> int:
-  """Runs the search in `store`'s directory; returns the exit status (0)."""
+        executor: executors.Executor, progress_bar: bool = False) -> int:
+  """Runs the search in `store`'s directory; returns the exit status (0).
+
+  With `progress_bar`, a bar over the children shows on stdout (the log
+  lines still go to the log).
+  """
   export = functools.partial(
       child_evaluator.export_best, store=store, net=net,
       image_shape=info.image_shape, export_dir=export_dir,
@@ -148,6 +157,10 @@ def run(config: search_config.SearchConfig,
           os.path.join(settings.output_dir, "tensorboard"),
           os.path.join(settings.output_dir, "plots")),
       _ResultsSoFar(settings.output_dir, config.max_blocks, export)])
+  bar = None
+  if progress_bar:
+    bar = search_reporting.ProgressBar(config.budget, sys.stdout)
+    reporter.reporters.append(bar)
   collaborators = controller.Collaborators(
       config=config, store=store, executor=executor,
       new_predictor=lambda: predictors.Predictor(predictor_settings),
@@ -155,10 +168,14 @@ def run(config: search_config.SearchConfig,
   logging.info("Searching cells of up to %d blocks (%s, K = %d): %d children",
                config.max_blocks, config.search_strategy, config.beam_size,
                config.budget)
-  if config.search_strategy == "random":
-    ranking = controller.random_search(collaborators)
-  else:
-    ranking = controller.progressive_search(collaborators)
+  try:
+    if config.search_strategy == "random":
+      ranking = controller.random_search(collaborators)
+    else:
+      ranking = controller.progressive_search(collaborators)
+  finally:
+    if bar:
+      bar.close()
   search_reporting.write_ranking(ranking, settings.output_dir)
   exported = export(ranking, num_blocks=config.max_blocks,
                     label={"search_finished": True})

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+import warnings
 from typing import Callable, Sequence
 
 from absl import logging
@@ -330,12 +331,19 @@ def fit(model: keras.Model, train: Callable[[int, int], tf.data.Dataset],
   own.append(record)
   remaining = config.epochs - first_epoch
   if remaining > 0:
-    model.fit(with_aux_labels(model, train(first_epoch, remaining)),
-              steps_per_epoch=steps_per_epoch, initial_epoch=first_epoch,
-              epochs=config.epochs,
-              validation_data=(None if validation is None
-                               else with_aux_labels(model, validation)),
-              callbacks=own + list(callbacks), verbose=config.verbose)
+    with warnings.catch_warnings():
+      # A cell that no block of reads one of its inputs still builds that
+      # input's 1x1 preprocessing, as the official cell always does
+      # (docs/networks.md); its weights get no gradient, and Keras warns.
+      warnings.filterwarnings("ignore", "Gradients do not exist for")
+      # shuffle=False: the dataset is shuffled, by epoch and seed, in
+      # datasets.py; Keras cannot shuffle a tf.data.Dataset and says so.
+      model.fit(with_aux_labels(model, train(first_epoch, remaining)),
+                steps_per_epoch=steps_per_epoch, initial_epoch=first_epoch,
+                epochs=config.epochs, shuffle=False,
+                validation_data=(None if validation is None
+                                 else with_aux_labels(model, validation)),
+                callbacks=own + list(callbacks), verbose=config.verbose)
   return FitOutcome(history=record.history(), clock=clock, record=record)
 
 
