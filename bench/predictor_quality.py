@@ -1,0 +1,145 @@
+r"""Benchmark: how well each predictor ranks real trained cells (issue 18).
+
+The paper's predictor comparison, on the project's data file of trained
+cells (bench/cell_dataset.py), with no training of children. For each run
+of the file (one set of child settings) and b = 1..B-1, each predictor kind
+is fitted as a search fits it, one b after another, on the cells of up to b
+blocks (each cell's accuracy the mean over its seeds), and Spearman's rho is
+measured between its predictions and the true accuracies:
+  fitted  on the cells it was fitted on;
+  next    on the cells of b + 1 blocks (the paper's measure: the next
+          round's candidates).
+Both are averaged over --seeds predictor seeds. `ceiling` is the rank
+correlation that two training seeds of the same b + 1 cells give each other
+(mean over seed pairs; runs with several seeds per cell only): no predictor
+fitted on such children can rank them better. A "-" marks a measure that
+does not exist (too few cells, or an ensemble with fewer cells than members).
+
+Example:
+  python bench/predictor_quality.py
+  python bench/predictor_quality.py --runs=searches/pnas_seed0 \
+      --kinds=lstm,mlp --seeds=5 --epochs=50
+"""
+
+import collections
+import itertools
+import json
+import math
+import os
+from typing import Mapping, Sequence
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from pnas_tf.config import predictor_config
+from pnas_tf.predictor import predictors
+from pnas_tf.predictor import rank_correlation
+from pnas_tf.space import search_space
+
+_DATA = flags.DEFINE_string(
+    "data", os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                         "pnas_cells.json"), "The data file of trained cells.")
+_RUNS = flags.DEFINE_list("runs", None, "Runs of the file (default: all).")
+_KINDS = flags.DEFINE_list("kinds", list(predictor_config.KINDS),
+                           "Predictor kinds.")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Predictor seeds per measure.",
+                              lower_bound=1)
+_EPOCHS = flags.DEFINE_integer("epochs", predictor_config.PredictorConfig.epochs,
+                               "Passes over the records per fit.")
+_BATCH_SIZE = flags.DEFINE_integer(
+    "batch_size", predictor_config.PredictorConfig.batch_size,
+    "Records per gradient step.")
+_WARM_START = flags.DEFINE_boolean(
+    "warm_start", predictor_config.PredictorConfig.warm_start,
+    "Continue each fit from the previous one's weights.")
+
+
+def cell_accuracies(children: Sequence[Mapping]) -> dict[str, list[float]]:
+  """Each cell's accuracies over its seeds (ok children only)."""
+  by_cell = collections.defaultdict(list)
+  for child in children:
+    if child["status"] == "ok" and math.isfinite(child["accuracy"]):
+      by_cell[child["cell"]].append(child["accuracy"])
+  return dict(by_cell)
+
+
+def seed_ceiling(by_cell: Mapping[str, Sequence[float]]) -> float:
+  """Mean rho between two seeds' accuracies of the same cells; NaN unless
+  at least 2 cells have 2 or more seeds."""
+  seeds = min((len(values) for values in by_cell.values()), default=0)
+  if seeds < 2 or len(by_cell) < 2:
+    return math.nan
+  values = [list(accuracies)[:seeds] for accuracies in by_cell.values()]
+  return float(np.mean([
+      rank_correlation.spearman([v[i] for v in values],
+                                [v[j] for v in values])
+      for i, j in itertools.combinations(range(seeds), 2)]))
+
+
+def run_quality(by_cell: Mapping[str, Sequence[float]], kind: str, seed: int,
+                max_blocks: int) -> dict[int, tuple[float, float]]:
+  """(fitted rho, next rho) by b for one predictor, fitted b after b."""
+  cells = {text: search_space.Cell.parse(text) for text in by_cell}
+  mean = {text: float(np.mean(values)) for text, values in by_cell.items()}
+  config = predictor_config.PredictorConfig(
+      kind=kind, max_blocks=max_blocks, seed=seed, epochs=_EPOCHS.value,
+      batch_size=_BATCH_SIZE.value, warm_start=_WARM_START.value)
+  predictor = predictors.Predictor(config)
+  quality = {}
+  for b in range(1, max_blocks):
+    fitted = [t for t in cells if cells[t].num_blocks <= b]
+    following = [t for t in cells if cells[t].num_blocks == b + 1]
+    if len(fitted) < config.num_members:
+      quality[b] = (math.nan, math.nan)
+      continue
+    predictor.fit([cells[t] for t in fitted], [mean[t] for t in fitted])
+
+    def rho(texts):
+      if len(texts) < 2:
+        return math.nan
+      return rank_correlation.spearman(
+          predictor.predict([cells[t] for t in texts]),
+          [mean[t] for t in texts])
+
+    quality[b] = (rho(fitted), rho(following))
+  return quality
+
+
+def _text(value: float) -> str:
+  return "-" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def main(argv):
+  del argv
+  with open(_DATA.value) as stream:
+    dataset = json.load(stream)
+  runs = _RUNS.value or sorted(dataset["runs"])
+  print("| run | kind | b | fitted cells | next cells | rho fitted | "
+        "rho next | ceiling |")
+  print("|---|---|---:|---:|---:|---:|---:|---:|")
+  for run in runs:
+    if run not in dataset["runs"]:
+      raise app.UsageError(f"no run {run!r} in {_DATA.value}")
+    by_cell = cell_accuracies([c for c in dataset["children"]
+                               if c["run"] == run])
+    max_blocks = max(search_space.Cell.parse(t).num_blocks for t in by_cell)
+    for kind in _KINDS.value:
+      measures = [run_quality(by_cell, kind, seed, max_blocks)
+                  for seed in range(_SEEDS.value)]
+      for b in range(1, max_blocks):
+        size = lambda n: sum(  # pylint: disable=cell-var-from-loop
+            search_space.Cell.parse(t).num_blocks == n for t in by_cell)
+        fitted, following = (np.nanmean([m[b][i] for m in measures])
+                             if any(math.isfinite(m[b][i]) for m in measures)
+                             else math.nan for i in (0, 1))
+        ceiling = seed_ceiling({t: v for t, v in by_cell.items()
+                                if search_space.Cell.parse(t).num_blocks
+                                == b + 1})
+        print(f"| {run} | {kind} | {b} | "
+              f"{sum(size(n) for n in range(1, b + 1))} | {size(b + 1)} | "
+              f"{_text(fitted)} | {_text(following)} | {_text(ceiling)} |")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,100 @@
+"""Tests for bench/cell_dataset.py and bench/predictor_quality.py: the data
+file of trained cells, and the predictor measures read from it."""
+
+import importlib.util
+import json
+import math
+import os
+
+from absl.testing import absltest
+
+from pnas_tf.space import search_space
+
+_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "bench")
+
+
+def _load(name):
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(_BENCH, f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+cell_dataset = _load("cell_dataset")  # once each: they define flags
+predictor_quality = _load("predictor_quality")
+
+
+def _write(path, value):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w") as stream:
+    json.dump(value, stream)
+
+
+class CellDatasetTest(absltest.TestCase):
+
+  def test_proxy_noise_records_and_kept_searches_become_one_file(self):
+    data = self.create_tempdir().full_path
+    noise = os.path.join(data, "proxy_noise", "proxy")
+    _write(os.path.join(noise, "cells.json"),
+           {"settings": {"epochs": 3}, "commit": "abc"})
+    for seed, accuracy in ((0, 0.7), (1, 0.72)):
+      _write(os.path.join(noise, f"k_seed{seed}.json"),
+             {"cell": "sep3x3:0+max3x3:1", "num_blocks": 1, "seed": seed,
+              "accuracy": accuracy, "params": 10, "seconds": 5.0,
+              "status": "ok", "reason": ""})
+    search = os.path.join(data, "searches", "pnas_seed0")
+    _write(os.path.join(search, "search.json"),
+           {"settings": {"seed": 0, "search_strategy": "pnas"}})
+    _write(os.path.join(search, "children", "a.json"),
+           {"cell": "identity:0+max3x3:1", "num_blocks": 1, "status": "ok",
+            "accuracy": 0.6, "params": 8, "seconds": 4.0, "order": 0})
+    dataset = cell_dataset.collect(data)
+    self.assertEqual(dataset["format_version"], 1)
+    self.assertEqual(dataset["runs"]["proxy_noise/proxy"],
+                     {"kind": "proxy_noise", "settings": {"epochs": 3},
+                      "commit": "abc"})
+    self.assertEqual(dataset["runs"]["searches/pnas_seed0"]["kind"], "search")
+    children = dataset["children"]
+    self.assertLen(children, 3)
+    self.assertEqual([c["seed"] for c in children], [0, 1, 0])
+    self.assertEqual(children[2]["run"], "searches/pnas_seed0")
+    self.assertEqual(children[2]["order"], 0)
+
+
+class PredictorQualityTest(absltest.TestCase):
+
+  def test_the_ceiling_is_the_seeds_mean_rank_correlation(self):
+    # Seeds 0 and 1 agree, seed 2 reverses them: rho 1, -1, -1.
+    by_cell = {"a": [0.1, 0.1, 0.3], "b": [0.2, 0.2, 0.2],
+               "c": [0.3, 0.3, 0.1]}
+    self.assertAlmostEqual(predictor_quality.seed_ceiling(by_cell), -1 / 3)
+    self.assertTrue(math.isnan(predictor_quality.seed_ceiling(
+        {"a": [0.1], "b": [0.2]})))
+
+  def test_failed_children_are_left_out(self):
+    by_cell = predictor_quality.cell_accuracies([
+        {"cell": "a", "status": "ok", "accuracy": 0.5},
+        {"cell": "a", "status": "failed", "accuracy": math.nan},
+        {"cell": "b", "status": "ok", "accuracy": 0.6}])
+    self.assertEqual(by_cell, {"a": [0.5], "b": [0.6]})
+
+  def test_a_predictor_fitted_on_a_learnable_accuracy_ranks_the_next_cells(
+      self):
+    # Accuracy grows with the cell's count of sep3x3: easy to learn.
+    cells = search_space.initial_cells(("sep3x3", "max3x3", "identity"))
+    two = [c for c in search_space.expand(cells[0])][:12] + [
+        c for c in search_space.expand(cells[-1])][:12]
+    by_cell = {str(c.canonical()): [0.5 + 0.1 * str(c).count("sep3x3")]
+               for c in list(cells) + two}
+    with absltest.mock.patch.object(predictor_quality, "_EPOCHS") as epochs:
+      epochs.value = 30
+      quality = predictor_quality.run_quality(by_cell, "mlp", 0, 2)
+    fitted, following = quality[1]
+    self.assertGreater(fitted, 0.5)
+    self.assertGreater(following, 0.5)
+
+
+if __name__ == "__main__":
+  absltest.main()
