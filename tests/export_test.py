@@ -147,6 +147,63 @@ class ExportTest(tf.test.TestCase):
                                class_names=("a", "b"))
 
 
+class InceptionPreprocessingTest(tf.test.TestCase):
+  """The export of a converted slim network: slim's evaluation preprocessing."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    keras.utils.set_random_seed(5)
+    config = network_config.preset("imagenet_mobile", filters=4,
+                                   num_cells_per_stack=1, image_size=24,
+                                   num_classes=7, use_aux_head=False)
+    cls.model = network.build_network(CELL, config)
+    cls.directory = tempfile.mkdtemp(prefix="export_test_")
+    cls.served = tf.saved_model.load(export.export_classifier(
+        cls.model, (24, 24, 3), os.path.join(cls.directory, "1"),
+        class_names=NAMES, central_crop=True,
+        preprocessing_style=export.INCEPTION))
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.directory, ignore_errors=True)
+    super().tearDownClass()
+
+  def slim_probabilities(self, images):
+    """research/slim/preprocessing/inception_preprocessing.py's evaluation."""
+    images = tf.image.convert_image_dtype(images, tf.float32)
+    images = tf.image.central_crop(images, 0.875)
+    # TF1's tf.image.resize_bilinear(align_corners=False).
+    images = tf.raw_ops.ResizeBilinear(images=images, size=(24, 24),
+                                       half_pixel_centers=False)
+    logits = self.model((images - 0.5) * 2.0, training=False)
+    return tf.nn.softmax(logits).numpy()
+
+  def test_served_images_are_cropped_resized_and_scaled_as_slim(self):
+    images = uint8_images(2, size=40, channels=3, seed=6)
+    outputs = self.served.signatures[export.DEFAULT_SIGNATURE](
+        images=tf.constant(images))
+    self.assertAllClose(outputs["probabilities"],
+                        self.slim_probabilities(images), atol=1e-5)
+
+  def test_bytes_give_the_same_answer_as_the_pixels(self):
+    images = uint8_images(2, size=31, channels=3, seed=7)
+    encoded = [tf.io.encode_png(image).numpy() for image in images]
+    from_bytes = self.served.signatures[export.BYTES_SIGNATURE](
+        image_bytes=tf.constant(encoded))
+    self.assertAllClose(from_bytes["probabilities"],
+                        self.slim_probabilities(images), atol=1e-5)
+
+  def test_inception_needs_its_central_crop_and_styles_are_checked(self):
+    path = os.path.join(self.directory, "bad")
+    with self.assertRaisesRegex(ValueError, "central_crop must be True"):
+      export.export_classifier(self.model, (24, 24, 3), path,
+                               preprocessing_style=export.INCEPTION)
+    with self.assertRaisesRegex(ValueError, "must be one of standardize"):
+      export.export_classifier(self.model, (24, 24, 3), path,
+                               preprocessing_style="vgg")
+
+
 class VersionTest(tf.test.TestCase):
 
   def test_next_version_follows_the_highest_number(self):

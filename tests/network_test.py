@@ -180,6 +180,72 @@ class NetworkTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(progress, [0.25] * 8)
 
 
+class BackboneTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(
+      (1, ["Cell_0", "Cell_1", "Cell_2", "global_pool"]),
+      # The official end points of the last cells of Mobile's and Large's
+      # three stacks (research/slim/nets/nasnet/pnasnet.py).
+      (3, ["Cell_2", "Cell_5", "Cell_8", "global_pool"]),
+      (4, ["Cell_3", "Cell_7", "Cell_11", "global_pool"]))
+  def test_endpoints_are_each_stacks_last_cell(self, n, expected):
+    config = network_config.preset("imagenet_large", num_cells_per_stack=n)
+    self.assertEqual(network.endpoint_names(config), expected)
+
+  def test_backbone_outputs_the_cells_feature_maps_without_a_top(self):
+    keras.utils.set_random_seed(3)
+    config = network_config.preset("imagenet_mobile", filters=8, image_size=72,
+                                   use_aux_head=True)
+    full = network.build_network(search_space.PNASNET_5, config)
+    backbone = network.build_network(search_space.PNASNET_5, config,
+                                     include_top=False)
+    self.assertEqual(list(backbone.output), network.endpoint_names(config))
+    shapes = {name: tuple(tensor.shape[1:])
+              for name, tensor in backbone.output.items()}
+    self.assertEqual(shapes, {"Cell_2": (9, 9, 40), "Cell_5": (5, 5, 80),
+                              "Cell_8": (3, 3, 160), "global_pool": (160,)})
+    names = {layer.name for layer in backbone.layers}
+    self.assertNoCommonElements(names, {network.AUX_HEAD_NAME,
+                                        network.LOGITS_NAME})
+    self.assertEmpty(network.transfer_weights(full, backbone))
+    images = np.random.RandomState(0).uniform(-1, 1, (2, 72, 72, 3))
+    features = backbone(images.astype("float32"), training=False)
+    probe = keras.Model(full.input, [full.get_layer("cell_5").output,
+                                     full.get_layer("global_pool").output])
+    cell_5, pooled = probe(images.astype("float32"), training=False)
+    self.assertAllClose(features["Cell_5"], cell_5, atol=1e-6)
+    self.assertAllClose(features["global_pool"], pooled, atol=1e-6)
+
+
+class TransferWeightsTest(tf.test.TestCase):
+
+  def test_another_class_count_takes_all_but_the_classifiers(self):
+    keras.utils.set_random_seed(4)
+    source = network.build_network(
+        search_space.PNASNET_5, network_config.preset(
+            "cifar_final", filters=4, num_cells_per_stack=1, image_size=16,
+            num_classes=5))
+    target = network.build_network(
+        search_space.PNASNET_5, network_config.preset(
+            "cifar_final", filters=4, num_cells_per_stack=1, image_size=16,
+            num_classes=3, drop_path_keep_prob=0.5))
+    self.assertCountEqual(network.transfer_weights(source, target),
+                          [network.AUX_HEAD_NAME, network.LOGITS_NAME])
+    def weights(model, name):  # Drop-path progress is training state.
+      return [w for w in model.get_layer(name).weights
+              if not w.path.endswith("progress")]
+    for name in ("stem_conv", "stem_bn", "cell_0", "cell_2"):
+      for weight, value in zip(weights(target, name), weights(source, name),
+                               strict=True):
+        self.assertAllEqual(weight, value, msg=name)
+    # The auxiliary head keeps everything but its last dense layer.
+    target_aux = target.get_layer(network.AUX_HEAD_NAME).chain
+    source_aux = source.get_layer(network.AUX_HEAD_NAME).chain
+    self.assertAllEqual(target_aux[5].kernel, source_aux[5].kernel)
+    self.assertNotEqual(tuple(target_aux[-1].kernel.shape),
+                        tuple(source_aux[-1].kernel.shape))
+
+
 class NetworkConfigTest(parameterized.TestCase):
 
   @parameterized.named_parameters(

@@ -8,7 +8,7 @@ from absl.testing import absltest
 
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
 _BINARIES = ("search", "train_child", "train_final", "predict",
-             "model_summary")
+             "model_summary", "convert_checkpoint")
 
 
 def _pyproject() -> dict:

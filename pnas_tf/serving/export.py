@@ -8,7 +8,13 @@ inside, so clients send what they have:
   serving_bytes    image_bytes: string (batch,), each an encoded JPEG, PNG,
                    GIF or BMP; decoded to C channels and resized to S x S.
 Networks trained with ImageNet-style preprocessing (central_crop=True) see
-the central 87.5% of each image, resized, as in their evaluation.
+the central 87.5% of each image, resized, as in their evaluation. The pixels
+then go through the network's input normalization (preprocessing_style):
+  standardize  per-image standardization, as pnas_tf trains (the default);
+  inception    TF-slim's Inception evaluation preprocessing, for converted
+               slim checkpoints: the central 87.5%, resized bilinearly as
+               TF1's resize_bilinear did (no antialiasing, no half-pixel
+               centres), pixels scaled to [-1, 1].
 Both return
   probabilities  float32 (batch, num_classes), softmax of the logits;
   classes        int32 (batch, k), the k most probable class ids, best first;
@@ -42,6 +48,9 @@ BYTES_INPUT = "image_bytes"
 SIGNATURE_OUTPUT = "probabilities"
 OUTPUTS = ("probabilities", "classes", "scores", "class_names")
 DEFAULT_TOP_K = 5
+STANDARDIZE = "standardize"
+INCEPTION = "inception"
+PREPROCESSING = (STANDARDIZE, INCEPTION)
 
 
 def inference_model(model: keras.Model) -> keras.Model:
@@ -55,9 +64,11 @@ class _ServingModule(tf.Module):
   """Holds the inference model and the two serving functions."""
 
   def __init__(self, model: keras.Model, image_shape: tuple[int, int, int],
-               class_names: Sequence[str], top_k: int, central_crop: bool):
+               class_names: Sequence[str], top_k: int, central_crop: bool,
+               preprocessing_style: str):
     super().__init__()
     self.central_crop = central_crop
+    self.preprocessing_style = preprocessing_style
     self.model = inference_model(model)
     self.image_size = tuple(model.inputs[0].shape[1:3])
     self.channels = image_shape[-1]
@@ -71,21 +82,34 @@ class _ServingModule(tf.Module):
         self._from_bytes,
         input_signature=[tf.TensorSpec((None,), tf.string, name=BYTES_INPUT)])
 
+  def _resize(self, images):
+    """Float images of any size, resized to the network's."""
+    if self.preprocessing_style == INCEPTION:
+      # TF1's resize_bilinear(align_corners=False), as slim's evaluation.
+      return tf.raw_ops.ResizeBilinear(images=images, size=self.image_size,
+                                       half_pixel_centers=False)
+    return tf.image.resize(images, self.image_size, antialias=True)
+
   def _resized(self, images):
     """float32 images of the network's size; unchanged when already so."""
     images = tf.cast(images, tf.float32)
     if self.central_crop:
-      return tf.image.resize(
-          tf.image.central_crop(images, preprocessing.CENTRAL_FRACTION),
-          self.image_size, antialias=True)
+      return self._resize(
+          tf.image.central_crop(images, preprocessing.CENTRAL_FRACTION))
     same = tf.reduce_all(tf.equal(tf.shape(images)[1:3], self.image_size))
     return tf.cond(
         same, lambda: tf.ensure_shape(images, (None, *self.image_size, None)),
-        lambda: tf.image.resize(images, self.image_size, antialias=True))
+        lambda: self._resize(images))
+
+  def _normalized(self, images):
+    """Pixels in [0, 255] as the network's input."""
+    if self.preprocessing_style == INCEPTION:
+      return images / 127.5 - 1.0
+    return preprocessing.standardize(images)
 
   def _answer(self, images):
     images = tf.ensure_shape(images, (None, *self.image_size, self.channels))
-    logits = self.model(preprocessing.standardize(images), training=False)
+    logits = self.model(self._normalized(images), training=False)
     probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
     scores, classes = tf.math.top_k(probabilities, k=self.top_k)
     return {"probabilities": probabilities, "classes": classes,
@@ -101,8 +125,7 @@ class _ServingModule(tf.Module):
                                  expand_animations=False)
       if self.central_crop:
         image = tf.image.central_crop(image, preprocessing.CENTRAL_FRACTION)
-      return tf.image.resize(tf.cast(image, tf.float32)[tf.newaxis],
-                             self.image_size, antialias=True)[0]
+      return self._resize(tf.cast(image, tf.float32)[tf.newaxis])[0]
     images = tf.map_fn(
         decode, image_bytes,
         fn_output_signature=tf.TensorSpec((*self.image_size, self.channels),
@@ -113,7 +136,8 @@ class _ServingModule(tf.Module):
 def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
                       path: str, class_names: Sequence[str] = (),
                       top_k: int = DEFAULT_TOP_K,
-                      central_crop: bool = False) -> str:
+                      central_crop: bool = False,
+                      preprocessing_style: str = STANDARDIZE) -> str:
   """Writes `model` as a SavedModel at `path` (see the module docstring).
 
   Args:
@@ -124,13 +148,17 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
     top_k: how many classes the top-k outputs hold (at most num_classes).
     central_crop: serve the central 87.5% of each image, as the network
       was evaluated with ImageNet-style preprocessing (preprocessing.py).
+    preprocessing_style: the network's input normalization, one of
+      PREPROCESSING (see the module docstring). INCEPTION includes slim's
+      central crop, so central_crop must be True with it.
 
   Returns:
     `path`.
 
   Raises:
     FileExistsError: `path` exists; an export never replaces another.
-    ValueError: as many class names as classes are needed.
+    ValueError: as many class names as classes are needed; an unknown
+      preprocessing_style, or INCEPTION without central_crop.
 
   The SavedModel is written beside `path` and renamed into place when
   complete, so TensorFlow Serving, which watches the model directory for
@@ -142,8 +170,15 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
   names = list(class_names) or [str(index) for index in range(num_classes)]
   if len(names) != num_classes:
     raise ValueError(f"{len(names)} class names for {num_classes} classes")
+  if preprocessing_style not in PREPROCESSING:
+    raise ValueError(f"preprocessing_style must be one of "
+                     f"{', '.join(PREPROCESSING)}, got {preprocessing_style!r}")
+  if preprocessing_style == INCEPTION and not central_crop:
+    raise ValueError("Inception preprocessing crops the central 87.5%: "
+                     "central_crop must be True with it")
   module = _ServingModule(model, tuple(image_shape), names,
-                          min(top_k, num_classes), central_crop)
+                          min(top_k, num_classes), central_crop,
+                          preprocessing_style)
   partial = path.rstrip("/") + ".partial"
   files.rmtree(partial)  # Left by a crash.
   tf.saved_model.save(module, partial,
