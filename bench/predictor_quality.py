@@ -9,7 +9,7 @@ measured between its predictions and the true accuracies:
   fitted  on the cells it was fitted on;
   next    on the cells of b + 1 blocks (the paper's measure: the next
           round's candidates).
-Both are averaged over --seeds predictor seeds. `ceiling` is the rank
+Both are averaged over --predictor_seeds predictor seeds. `ceiling` is the rank
 correlation that two training seeds of the same b + 1 cells give each other
 (mean over seed pairs; runs with several seeds per cell only): no predictor
 fitted on such children can rank them better. A "-" marks a measure that
@@ -17,8 +17,8 @@ does not exist (too few cells, or an ensemble with fewer cells than members).
 
 Example:
   python bench/predictor_quality.py
-  python bench/predictor_quality.py --runs=searches/pnas_seed0 \
-      --kinds=lstm,mlp --seeds=5 --epochs=50
+  python bench/predictor_quality.py --run_names=searches/pnas_seed0 \
+      --predictor_kinds=lstm,mlp --predictor_seeds=5 --fit_epochs=50
 """
 
 import collections
@@ -38,20 +38,20 @@ from pnas_tf.predictor import rank_correlation
 from pnas_tf.space import search_space
 
 _DATA = flags.DEFINE_string(
-    "data", os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+    "data_file", os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
                          "pnas_cells.json"), "The data file of trained cells.")
-_RUNS = flags.DEFINE_list("runs", None, "Runs of the file (default: all).")
-_KINDS = flags.DEFINE_list("kinds", list(predictor_config.KINDS),
+_RUNS = flags.DEFINE_list("run_names", None, "Runs of the file (default: all).")
+_KINDS = flags.DEFINE_list("predictor_kinds", list(predictor_config.KINDS),
                            "Predictor kinds.")
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Predictor seeds per measure.",
+_SEEDS = flags.DEFINE_integer("predictor_seeds", 3, "Predictor seeds per measure.",
                               lower_bound=1)
-_EPOCHS = flags.DEFINE_integer("epochs", predictor_config.PredictorConfig.epochs,
+_EPOCHS = flags.DEFINE_integer("fit_epochs", predictor_config.PredictorConfig.epochs,
                                "Passes over the records per fit.")
 _BATCH_SIZE = flags.DEFINE_integer(
-    "batch_size", predictor_config.PredictorConfig.batch_size,
+    "fit_batch_size", predictor_config.PredictorConfig.batch_size,
     "Records per gradient step.")
 _WARM_START = flags.DEFINE_boolean(
-    "warm_start", predictor_config.PredictorConfig.warm_start,
+    "fit_warm_start", predictor_config.PredictorConfig.warm_start,
     "Continue each fit from the previous one's weights.")
 
 

@@ -36,6 +36,7 @@ from absl import flags
 
 from pnas_tf.cli import child_flags
 from pnas_tf.cli import predictor_flags
+from pnas_tf.cli import terminal
 from pnas_tf.cli import usage
 from pnas_tf.config import child_settings
 from pnas_tf.config import executor_config
@@ -184,17 +185,26 @@ def main(argv):
     with _ray_errors(executor_settings.kind):
       ray_executor.import_ray()  # Ray missing: said before TensorFlow loads.
 
-  # TensorFlow loads only once the flags are known to be good.
-  from pnas_tf.nas import search_runner  # pylint: disable=g-import-not-at-top
-  info, net = search_runner.dataset_and_network(settings)
-  with _ray_errors(executor_settings.kind):
-    executor = search_runner.make_executor(executor_settings, net, settings)
+  # TensorFlow loads only once the flags are known to be good; what it
+  # prints as it loads and finds its devices goes to search.log, not the
+  # terminal, unless --verbose.
+  verbose = settings.train.verbose
+  with terminal.captured_output(enabled=not verbose) as startup:
+    from pnas_tf.nas import search_runner  # pylint: disable=g-import-not-at-top
+    info, net = search_runner.dataset_and_network(settings)
+    with _ray_errors(executor_settings.kind):
+      executor = search_runner.make_executor(executor_settings, net, settings)
   try:
     with store.locked():
       store.check_settings(*resume_settings(settings, config,
                                             predictor_settings))
+      terminal.log_to_file(os.path.join(settings.output_dir, "search.log"),
+                           startup)
+      progress_bar = terminal.shows_progress_bar(verbose)
+      if progress_bar:
+        terminal.info_only_to_log()
       return search_runner.run(config, predictor_settings, settings, store,
-                               export_dir, info, net, executor)
+                               export_dir, info, net, executor, progress_bar)
   except search_store.StoreError as error:
     raise usage.UsageError(str(error)) from None
   finally:

@@ -45,6 +45,7 @@ from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
+from pnas_tf.cli import terminal
 from pnas_tf.cli import usage
 from pnas_tf.config import child_settings
 from pnas_tf.config import network_config
@@ -71,7 +72,7 @@ def define_flags() -> None:
   A flag another binary defined already in this process (tests load
   several) is kept as it is.
   """
-  child_flags.define_flags(flags.FLAGS, preset="cifar_final", verbose=2)
+  child_flags.define_flags(flags.FLAGS, preset="cifar_final", verbose=0)
   own = (
       (flags.DEFINE_string, "cell", None,
        "A cell string, PNASNet-5, or a search's output directory (its best "
@@ -176,8 +177,13 @@ def _model_dir(values: flags.FlagValues,
 
 
 def _train_and_record(cell, settings, data, net, test_split: str,
-                      model_dir: str) -> dict | None:
+                      model_dir: str,
+                      startup: terminal.CapturedOutput) -> dict | None:
   """Trains under the directory's lock; the result record, or None if failed.
+
+  A line per epoch goes to <output_dir>/train_final.log after `startup`
+  (TensorFlow's start-up output); on a terminal, a bar over the epochs
+  shows instead of those lines.
 
   Raises:
     run_state.RunStateError: the directory is another run's, or its
@@ -185,6 +191,7 @@ def _train_and_record(cell, settings, data, net, test_split: str,
   """
   # pylint: disable=g-import-not-at-top
   from pnas_tf.training import final_trainer
+  from pnas_tf.training import progress
   # pylint: enable=g-import-not-at-top
   output_dir = settings.output_dir
   with run_state.exclusive_directory(output_dir, "a final training"):
@@ -193,8 +200,14 @@ def _train_and_record(cell, settings, data, net, test_split: str,
         os.path.join(output_dir, SETTINGS_FILE), recorded, FORMAT_VERSION,
         what="a final training", defaults=defaults)
     export_path = _export_path(output_dir, model_dir)
-    result = final_trainer.train_final(cell, net, data, settings.train,
-                                       output_dir, export_path=export_path)
+    terminal.log_to_file(os.path.join(output_dir, "train_final.log"),
+                         startup)
+    bar = terminal.shows_progress_bar(settings.train.verbose)
+    if bar:
+      terminal.info_only_to_log()
+    result = final_trainer.train_final(
+        cell, net, data, settings.train, output_dir, export_path=export_path,
+        callbacks=[progress.EpochProgress(settings.train.epochs, bar=bar)])
     if not result.ok:
       # No result.json: the epoch backup stays, and the same command
       # continues from it once the cause (memory, say) is dealt with.
@@ -226,18 +239,21 @@ def main(argv):
   cell = cell_from_flag(values.cell)
   settings = _settings(values)
 
-  # TensorFlow loads only once the flags are known to be good.
-  from pnas_tf.data import datasets  # pylint: disable=g-import-not-at-top
-  try:
-    data = datasets.load_final_data(settings.data, values.test_split)
-  except datasets.DatasetUnavailableError as error:
-    raise usage.UsageError(f"--dataset: {error}") from None
+  # TensorFlow loads only once the flags are known to be good; what it
+  # prints as it loads goes to the run's log, not the terminal.
+  with terminal.captured_output(enabled=not settings.train.verbose
+                                ) as startup:
+    from pnas_tf.data import datasets  # pylint: disable=g-import-not-at-top
+    try:
+      data = datasets.load_final_data(settings.data, values.test_split)
+    except datasets.DatasetUnavailableError as error:
+      raise usage.UsageError(f"--dataset: {error}") from None
   net = child_settings.network_for(settings, data.info.num_classes,
                                    data.info.image_shape)
   model_dir = _model_dir(values, settings)
   try:
     record = _train_and_record(cell, settings, data, net, values.test_split,
-                               model_dir)
+                               model_dir, startup)
   except run_state.RunStateError as error:
     raise usage.UsageError(str(error)) from None
   if record is None:

@@ -15,7 +15,7 @@ class DefineFlagsTest(absltest.TestCase):
       search.define_flags()
       train_final.define_flags()  # Defines nothing new; sets its defaults.
       self.assertEqual((flags.FLAGS["preset"].default,
-                        flags.FLAGS["verbose"].default), ("cifar_final", 2))
+                        flags.FLAGS["verbose"].default), ("cifar_final", 0))
       search.define_flags()
       self.assertEqual((flags.FLAGS["preset"].default,
                         flags.FLAGS["verbose"].default), ("cifar_search", 0))

@@ -100,7 +100,7 @@ class ProgressBar:
   def __init__(self, budget: int, stream=None):
     import tqdm  # pylint: disable=g-import-not-at-top
     self._bar = tqdm.tqdm(total=budget, unit="child", file=stream,
-                          dynamic_ncols=True, desc="search")
+                          desc="search")
 
   def child_finished(self, record, progress):
     del record

@@ -32,8 +32,7 @@ class EpochProgress(keras.callbacks.Callback):
       import tqdm  # pylint: disable=g-import-not-at-top
       # A resumed run's bar starts at its first epoch.
       self._bar = tqdm.tqdm(total=self.epochs, initial=epoch, unit="epoch",
-                            desc="training", file=self._stream,
-                            dynamic_ncols=True)
+                            desc="training", file=self._stream)
 
   def on_epoch_end(self, epoch, logs=None):
     text = _metrics_text(logs)
