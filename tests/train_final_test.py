@@ -140,9 +140,7 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_imagenet_mobile_preset_on_mock_imagenet(self):
     # The preset's skeleton and 224 px input, with N = 1, F = 32 and a
-    # two-block cell (PNASNet-5 is tested on the CIFAR skeleton). (TF
-    # 2.21's oneDNN kernels corrupt the heap training this skeleton at 224
-    # px when F // 4, the first stem cell's channels, is 6 or fewer.)
+    # two-block cell (PNASNet-5 is tested on the CIFAR skeleton).
     with flagsaver.flagsaver(dataset="imagenet2012", test_split="validation",
                              preset="imagenet_mobile", filters=32,
                              num_cells_per_stack=1, batch_size=4, epochs=1,

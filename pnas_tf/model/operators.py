@@ -5,7 +5,8 @@ Faithful to the official PNASNet-5 code (tensorflow/models, research/slim/nets/
 nasnet): every conv path is ReLU -> conv (no bias) -> BatchNorm; a separable
 KxK operator is that applied twice with depth multiplier 1 and the stride on
 the first; identity with a stride or a channel change becomes ReLU -> strided
-1x1 conv -> BN; pooling strides directly and adds 1x1 conv -> BN only when the
+1x1 conv -> BN (computed as a subsampling then a stride-1 1x1 conv, the same
+function: see operation_layers); pooling strides directly and adds 1x1 conv -> BN only when the
 channel count changes.
 
 Two operators are in the paper's list but not in the official code (PNASNet-5
@@ -156,8 +157,16 @@ def operation_layers(name: str, filters: int, strides: int, input_shape,
     return path + [settings.batch_norm()]
   input_channels = input_shape[-1]
   if name == "identity":
-    if strides > 1 or input_channels != filters:
-      return relu_conv_bn(settings, filters, 1, strides)
+    if strides > 1:
+      # A SAME 1x1 conv at stride s reads every s-th row and column from the
+      # first, which is what _subsample keeps: the same function and
+      # weights, with no strided 1x1 conv, whose weight gradient corrupts
+      # the heap in oneDNN's AVX-512 kernel under 16 input channels
+      # (docs/onednn.md).
+      return [_relu(), _subsample(strides), settings.conv(filters, 1),
+              settings.batch_norm()]
+    if input_channels != filters:
+      return relu_conv_bn(settings, filters, 1)
     return []
   if name in ("avg3x3", "max3x3"):
     pool = layers.AveragePooling2D if name == "avg3x3" else layers.MaxPooling2D
