@@ -179,8 +179,8 @@ class TrainFinalMainTest(tf.test.TestCase, parameterized.TestCase):
     counter = CountEpochs()
     real_train = final_trainer.train_final
 
-    def train_counting(*args, **kwargs):
-      return real_train(*args, callbacks=[counter], **kwargs)
+    def train_counting(*args, callbacks=(), **kwargs):
+      return real_train(*args, callbacks=[*callbacks, counter], **kwargs)
 
     with mock.patch.object(final_trainer, "train_final", train_counting):
       self.assertEqual(self._main(cell=str(CELL)), 0)
