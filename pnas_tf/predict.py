@@ -5,9 +5,10 @@ version directory, or the model directory above the versions: then its
 highest version, as TensorFlow Serving picks). Images are JPEG, PNG, GIF or
 BMP files of any size; they go through the model's serving_bytes signature,
 exactly as a TensorFlow Serving client would send them. Prints the top
-classes of each image with their names and probabilities, or with
---format=json the whole response TensorFlow Serving's REST API would give
-(--top_k applies to the text only).
+classes of each image with their names (for an image folder's model, its
+class folders' names) and probabilities, or with --format=json the whole
+response TensorFlow Serving's REST API would give (--top_k applies to the
+text only).
 
 Example:
   python -m pnas_tf.predict --model=/tmp/pnas_fashion_mnist_final/export/pnas \

@@ -14,6 +14,8 @@ Example:
   python -m pnas_tf.search --flagfile=flags/quickstart.cfg
   python -m pnas_tf.search --dataset=cifar10 --max_blocks=5 --beam_size=256 \
       --output_dir=/tmp/pnas_cifar10
+  python -m pnas_tf.search --dataset=$HOME/flowers --max_blocks=2 \
+      --epochs=5 --validation_size=0.1 --output_dir=/tmp/flowers  # Your own.
   python -m pnas_tf.search --flagfile=flags/cifar10_search.cfg \
       --executor=local --children_per_gpu=2          # 8 GPUs: 16 at once
   python -m pnas_tf.search --flagfile=flags/cifar10_search.cfg \

@@ -16,6 +16,8 @@ Example:
   python -m pnas_tf.train_child --cell=PNASNet-5 --dataset=fashion_mnist \
       --epochs=1 --num_train_examples=2000 --filters=8 \
       --output_dir=/tmp/pnas_child
+  python -m pnas_tf.train_child --cell=PNASNet-5 --dataset=/data/digits.npz \
+      --image_size=28 --output_dir=/tmp/pnas_child_digits
   bazel run //pnas_tf:train_child -- --cell='sep3x3:0+max3x3:1' \
       --dataset=cifar10 --output_dir=/tmp/pnas_child
 """

@@ -10,7 +10,8 @@ presets resize images to their input size (random crops for training, the
 central crop for testing and serving; preprocessing.py). Every epoch
 is committed, so rerunning the same command after a crash continues from the
 last finished epoch; other settings on the same --output_dir are refused.
---validation_size is not used here.
+--validation_size is not used here. An image folder or .npz without a test
+split has one set aside once, 10% of each class (docs/datasets.md).
 
 Writes into --output_dir: run.json (the settings) and export.json (the
 export's path) at the start, epochs.json and backup/ while training,
@@ -28,6 +29,8 @@ Example:
       --flagfile=flags/imagenet_mobile_final.cfg
   python -m pnas_tf.train_final --cell=/tmp/pnas_proxy \
       --flagfile=flags/fashion_mnist_final.cfg --output_dir=/tmp/final_found
+  python -m pnas_tf.train_final --cell=/tmp/flowers --dataset=$HOME/flowers \
+      --epochs=50 --output_dir=/tmp/flowers_final
   bazel run //pnas_tf:train_final -- --cell=PNASNet-5 \
       --flagfile=flags/fashion_mnist_final.cfg
 """
@@ -129,6 +132,14 @@ def cell_from_flag(text: str) -> search_space.Cell:
 _MAY_CHANGE = ("validation_size",)
 
 
+def _preset_image_size(settings: child_settings.ChildSettings) -> int:
+  """The input size an ImageNet preset resizes a tfds dataset to; 0 for the
+  CIFAR skeleton (the dataset's own size)."""
+  net_shape = network_config.preset(settings.preset,
+                                    **settings.network_overrides)
+  return net_shape.image_size if net_shape.skeleton == "imagenet" else 0
+
+
 def resume_settings(cell: search_space.Cell,
                     settings: child_settings.ChildSettings,
                     test_split: str) -> tuple[dict, dict]:
@@ -136,8 +147,10 @@ def resume_settings(cell: search_space.Cell,
   configs = (settings.data, settings.train)
   extra = {"preset": settings.preset, "test_split": test_split,
            "cell": str(cell), **settings.network_overrides}
-  return (run_settings.comparable(configs, extra, _MAY_CHANGE),
-          run_settings.defaults(configs, _MAY_CHANGE))
+  # A run.json from before image_size was compared used the preset's.
+  defaults = {**run_settings.defaults(configs, _MAY_CHANGE),
+              "image_size": _preset_image_size(settings)}
+  return run_settings.comparable(configs, extra, _MAY_CHANGE), defaults
 
 
 def _settings(values: flags.FlagValues) -> child_settings.ChildSettings:
@@ -153,12 +166,11 @@ def _settings(values: flags.FlagValues) -> child_settings.ChildSettings:
   if not values.model_name or os.sep in values.model_name:
     raise usage.UsageError(f"--model_name must be a plain name, got "
                            f"{values.model_name!r}")
-  net_shape = network_config.preset(settings.preset,
-                                    **settings.network_overrides)
-  if net_shape.skeleton == "imagenet":
-    # ImageNet-style preprocessing to the preset's input size.
+  if not settings.data.image_size:
+    # A tfds dataset, and no --image_size: the ImageNet presets resize to
+    # their input size, with ImageNet-style preprocessing.
     settings = dataclasses.replace(settings, data=dataclasses.replace(
-        settings.data, image_size=net_shape.image_size))
+        settings.data, image_size=_preset_image_size(settings)))
   usage.check_output_directory(
       "export_dir", _model_dir(values, settings))
   if files.exists(os.path.join(settings.output_dir, RESULT_FILE)):

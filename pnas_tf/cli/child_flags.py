@@ -1,10 +1,13 @@
 """The flags every pnas_tf binary that trains children shares, defined once.
 
---dataset, --epochs, --batch_size, --learning_rate, --filters,
---num_cells_per_stack, --num_train_examples, --validation_size, --strategy,
---seed and --output_dir mean the same in train_child, search and
-train_final; the rest tune data loading and training. Values are checked
-here, before TensorFlow loads; a bad one is a usage.UsageError naming the flag.
+--dataset, --image_size, --epochs, --batch_size, --learning_rate,
+--filters, --num_cells_per_stack, --num_train_examples, --validation_size,
+--strategy, --seed and --output_dir mean the same in train_child, search and
+train_final; the rest tune data loading and training. --dataset is a tfds
+name, or your own images: an image folder or an .npz file
+(docs/datasets.md), whose images are resized to --image_size (by default
+the preset's input size). Values are checked here, before TensorFlow loads;
+a bad one is a usage.UsageError naming the flag.
 
 Example (in a binary, which passes absl's flag values in; this module never
 reaches for the global ones itself):
@@ -22,6 +25,8 @@ from pnas_tf.cli import usage
 from pnas_tf.config import child_settings
 from pnas_tf.config import network_config
 from pnas_tf.config import train_config
+from pnas_tf.data import local_sources
+from pnas_tf.storage import files
 
 _DATA_DEFAULTS = train_config.DataConfig()
 _TRAIN_DEFAULTS = train_config.TrainConfig()
@@ -51,7 +56,16 @@ def define_flags(values: flags.FlagValues, preset: str = "cifar_search",
 def _define_shared_flags(values: flags.FlagValues) -> None:
   flags.DEFINE_string("dataset", _DATA_DEFAULTS.dataset,
                       "tfds image-classification dataset, e.g. cifar10 or "
-                      "fashion_mnist.", flag_values=values)
+                      "fashion_mnist; or your own images: a folder "
+                      "(<dir>/<class>/<image> or <dir>/train/<class>/<image> "
+                      "and <dir>/test/...) or an .npz file (x_train, "
+                      "y_train, [x_test, y_test, class_names]).",
+                      flag_values=values)
+  flags.DEFINE_integer("image_size", None,
+                       "S: images are resized to S x S. Default: the "
+                       "preset's input size (32 for cifar_*) for a folder "
+                       "or .npz; a tfds dataset's own size (train_final's "
+                       "imagenet_* presets: theirs).", flag_values=values)
   flags.DEFINE_string("data_dir", None,
                       "tfds data directory (default: tfds' own).",
                       flag_values=values)
@@ -138,8 +152,25 @@ def settings_from_flags(values: flags.FlagValues, what: str | None = None
         f"{', '.join(network_config.PRESETS)}")
   if values.verbose not in (0, 1, 2):
     raise usage.UsageError(f"--verbose must be 0, 1 or 2, got {values.verbose}")
+  if values.image_size is not None and values.image_size < 1:
+    raise usage.UsageError(
+        f"--image_size must be >= 1, got {values.image_size}")
+  overrides = {name: values[name].value
+               for name in ("filters", "num_cells_per_stack")
+               if values[name].value is not None}
+  net = network_config.preset(values.preset, **overrides)  # Checks them.
+  dataset, image_size = values.dataset, values.image_size
+  if local_sources.local_kind(dataset):
+    # Absolute: the settings a rerun compares, and workers that start
+    # elsewhere, name the same files.
+    dataset = files.absolute(dataset)
+    if image_size is None:
+      image_size = net.image_size
+  if image_size:
+    # A network too small for it (the auxiliary head's pooling) is said now.
+    network_config.preset(values.preset, image_size=image_size, **overrides)
   data = train_config.DataConfig(
-      dataset=values.dataset,
+      dataset=dataset, image_size=image_size or 0,
       data_dir=values.data_dir, validation_size=values.validation_size,
       num_train_examples=values.num_train_examples,
       batch_size=values.batch_size, seed=values.seed,
@@ -152,10 +183,6 @@ def settings_from_flags(values: flags.FlagValues, what: str | None = None
       xla=values.xla,
       aux_head_weight=values.aux_head_weight, verbose=values.verbose,
       deterministic=values.deterministic)
-  overrides = {name: values[name].value
-               for name in ("filters", "num_cells_per_stack")
-               if values[name].value is not None}
-  network_config.preset(values.preset, **overrides)  # Checks the values.
   return child_settings.ChildSettings(
       data=data, train=train, preset=values.preset,
       network_overrides=overrides, output_dir=values.output_dir)

@@ -31,7 +31,6 @@ MAY_CHANGE = frozenset({
     "verbose",  # Console output.
     "keep_checkpoints",  # Whether epochs are backed up.
     "export_top",  # How many best cells are exported at the end.
-    "image_size",  # Follows from the preset, which is compared.
 })
 
 # Config classes whose fields have flags of other names.

@@ -23,7 +23,9 @@ class DataConfig:
   """Which data a child sees and how it is fed.
 
   Attributes:
-    dataset: a tfds name, e.g. "cifar10" or "fashion_mnist".
+    dataset: a tfds name, e.g. "cifar10" or "fashion_mnist"; or your own
+      images: the path of an image folder or of an .npz file
+      (pnas_tf/data/local_sources.py).
     data_dir: tfds data directory (None: tfds' default, ~/tensorflow_datasets).
     validation_size: held-out examples from the end of the training split: a
       count (>= 1), or a fraction of the split when below 1.
@@ -32,8 +34,10 @@ class DataConfig:
     seed: shuffling and augmentation seed.
     random_flip: random horizontal flips during training.
     download: let tfds download a dataset that is not prepared yet.
-    image_size: resize images to S x S with ImageNet-style preprocessing
-      (preprocessing.py); 0 keeps the dataset's own, fixed size.
+    image_size: S, the network's input height and width. A tfds dataset's
+      images are resized to S x S with ImageNet-style preprocessing
+      (preprocessing.py); a folder's or .npz's are resized whole, once
+      (local_builder.py). 0 keeps a tfds dataset's own, fixed size.
   """
   dataset: str = "cifar10"
   data_dir: str | None = None
@@ -47,7 +51,8 @@ class DataConfig:
 
   def __post_init__(self):
     if not self.dataset:
-      raise errors.ConfigError("dataset must be a tfds dataset name")
+      raise errors.ConfigError("dataset must be a tfds dataset name, an "
+                               "image folder or an .npz file")
     if self.validation_size == 1:
       # One image says nothing, and "1.0" reads as 100%: refused either way.
       raise errors.ConfigError(
@@ -69,7 +74,6 @@ class DataConfig:
     if self.image_size < 0:
       raise errors.ConfigError(
           f"image_size must be >= 0 (0: the dataset's), got {self.image_size}")
-
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Finding a tfds image-classification dataset, prepared, or saying how to.
 
-tfds' own prepared data is used when present; fashion_mnist otherwise comes
-from Debian's dataset-fashion-mnist files (debian_fashion_mnist.py); other
-datasets download on first use where allowed. Datasets tfds cannot download
-(imagenet2012) get an error that says where their files go. Processes that
-prepare the same dataset at once (a search's workers) take turns: one
-prepares it, the others wait and read its data.
+An image folder or an .npz file is prepared as a tfds dataset once
+(local_builder.py). For a tfds name, tfds' own prepared data is used when
+present; fashion_mnist otherwise comes from Debian's dataset-fashion-mnist
+files (debian_fashion_mnist.py); other datasets download on first use where
+allowed. Datasets tfds cannot download (imagenet2012) get an error that says
+where their files go. Processes that prepare the same dataset at once (a
+search's workers) take turns: one prepares it, the others wait and read its
+data.
 
 Example:
   builder = get_builder(train_config.DataConfig(dataset="fashion_mnist"))
@@ -18,6 +20,8 @@ import tensorflow_datasets as tfds
 
 from pnas_tf.config import train_config
 from pnas_tf.data import debian_fashion_mnist
+from pnas_tf.data import local_builder
+from pnas_tf.data import local_sources
 from pnas_tf.storage import files
 from pnas_tf.storage import run_state
 
@@ -25,27 +29,33 @@ from pnas_tf.storage import run_state
 _LOCK_SUFFIX = ".prepare.lock"
 
 
-class DatasetUnavailableError(ValueError):
-  """The dataset is unknown, unsuitable, or cannot be had without a download."""
+# Defined with the local datasets' checks, which need no TensorFlow.
+DatasetUnavailableError = local_sources.DatasetUnavailableError
 
 
 def get_builder(config: train_config.DataConfig) -> tfds.core.DatasetBuilder:
   """The tfds builder to read `config.dataset` from, prepared.
 
-  Uses tfds' prepared data if present; for fashion_mnist otherwise Debian's
-  local files; otherwise downloads (if allowed).
+  An image folder or .npz file is prepared once (local_builder.py). For a
+  tfds name, uses tfds' prepared data if present; for fashion_mnist
+  otherwise Debian's local files; otherwise downloads (if allowed).
 
   Raises:
     DatasetUnavailableError: unknown name, not an image-classification
-      dataset, or not obtainable here; the message says how to get it and,
-      when a download failed, why (the tfds error is also its __cause__).
+      dataset, not obtainable here, or local data that cannot be used; the
+      message says how to get it or what is wrong and, when a download
+      failed, why (the tfds error is also its __cause__).
   """
+  if local_sources.local_kind(config.dataset):
+    return local_builder.prepared_builder(config, _prepare_once)
   try:
     builder = tfds.builder(config.dataset, data_dir=config.data_dir)
   except tfds.core.DatasetNotFoundError:
+    folder = (" nor an image folder (no such directory)"
+              if os.sep in config.dataset else "")
     raise DatasetUnavailableError(
         f"unknown dataset {config.dataset!r}: not a tfds dataset name "
-        "(see tfds.list_builders())") from None
+        f"(see tfds.list_builders()){folder}") from None
   _check_image_classification(builder)
   if builder.is_prepared():
     return builder

@@ -10,7 +10,9 @@ randomly cropped back and randomly flipped left-right; with
 DataConfig.image_size (the ImageNet presets), images of any size get
 ImageNet-style random crops resized to that size instead, and evaluation sees
 their central crop (preprocessing.py). Builders are found by
-dataset_builders.py.
+dataset_builders.py. An image folder or an .npz file is a tfds dataset too,
+of images already resized to image_size (local_builder.py), so it is read
+and augmented as a dataset of that fixed size, as CIFAR-10 is.
 
 Example:
   data = load_search_data(
@@ -21,12 +23,15 @@ Example:
 
 import dataclasses
 import functools
+import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from pnas_tf.config import train_config
 from pnas_tf.data import dataset_builders
+from pnas_tf.data import local_sources
 from pnas_tf.data import preprocessing
 
 # Examples are shuffled within blocks of this many (one block holds all of
@@ -37,9 +42,23 @@ _SHUFFLE_BLOCK = 50_000
 # decoded), and decoded after it.
 _SHUFFLE_BUFFER = 10_000
 
+# Decoded training splits are cached in memory when they take at most this
+# share of the host's memory; larger ones are read from tfds' files (of
+# small PNGs, for a local dataset) every epoch.
+_MEMORY_SHARE = 0.25
+
 # Defined with the builders; most callers meet them here.
 DatasetUnavailableError = dataset_builders.DatasetUnavailableError
 get_builder = dataset_builders.get_builder
+
+
+def _pipeline_config(
+    config: train_config.DataConfig) -> train_config.DataConfig:
+  """The settings the pipeline runs on: a local dataset's images have
+  image_size already (local_builder.py), so they are not resized again."""
+  if local_sources.local_kind(config.dataset):
+    return dataclasses.replace(config, image_size=0)
+  return config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,8 +286,8 @@ def _network_image_shape(image_feature: tfds.features.Image,
     raise DatasetUnavailableError(
         f"dataset {config.dataset!r} has images of varying size "
         f"{image_shape}: they need resizing to the network's size, which "
-        "the ImageNet presets do (--preset=imagenet_mobile or "
-        "imagenet_large)")
+        "--image_size sets, as the ImageNet presets do in train_final "
+        "(--preset=imagenet_mobile or imagenet_large)")
   return image_shape
 
 
@@ -425,15 +444,29 @@ def _decode(encoded: tf.Tensor, channels: int) -> tf.Tensor:
 def _examples(builder, split: str) -> tf.data.Dataset:
   """The split's (image, label) pairs, as cheaply as they can be held.
 
-  Images of one fixed shape (CIFAR-10, Fashion-MNIST) are decoded and cached
-  in memory on first use. Images of varying size (ImageNet) are read from
-  disk each time and stay encoded until after the shuffle, so its buffer
-  holds file bytes rather than decoded images (bench/shuffle_memory.py).
+  Images of one fixed shape (CIFAR-10, Fashion-MNIST, a local dataset) are
+  decoded and cached in memory on first use, if they fit (_MEMORY_SHARE).
+  Images of varying size (ImageNet) are read from disk each time and stay
+  encoded until after the shuffle, so its buffer holds file bytes rather
+  than decoded images (bench/shuffle_memory.py).
   """
   image_feature = builder.info.features[builder.info.supervised_keys[0]]
   if None in tuple(image_feature.shape):
     return _read(builder, split, encoded=True)
+  if not _fits_in_memory(builder, split, image_feature.shape):
+    return _read(builder, split)
   return _read(builder, split).cache()
+
+
+def _fits_in_memory(builder, split: str, shape) -> bool:
+  """Whether `split`, decoded, takes at most _MEMORY_SHARE of the host's
+  memory (True when tfds does not know its size: mock data)."""
+  try:
+    count = builder.info.splits[split].num_examples
+  except KeyError:
+    return True
+  memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+  return count * np.prod(shape) <= _MEMORY_SHARE * memory
 
 
 def evaluation_dataset(builder, split: str, batch_size: int,
@@ -464,6 +497,7 @@ def load_search_data(config: train_config.DataConfig) -> SearchData:
     ValueError: when the split sizes do not fit the dataset.
   """
   builder = get_builder(config)
+  config = _pipeline_config(config)
   info = dataset_info(builder, config)
   examples = _examples(builder, info.train_split)
   return SearchData(
@@ -507,6 +541,7 @@ def load_final_data(config: train_config.DataConfig,
       without labels.
   """
   builder = get_builder(config)
+  config = _pipeline_config(config)
   splits = builder.info.splits
   if splits and test_split.split("[")[0] not in splits:
     raise DatasetUnavailableError(
