@@ -14,6 +14,9 @@ and writes into --output_dir:
                         inside, and the 1001 ImageNet class names
                         (background, then tfds imagenet2012's WordNet ids);
   conversion.json       what was read and written; also printed on stdout.
+With --export_formats=saved_model,tflite,onnx the export's version directory
+also holds model.tflite, model_uint8.tflite and model.onnx, for phones and
+ONNX runtimes (pnas_tf/serving/device_export.py).
 Where the checkpoint holds exponential moving averages of the weights, those
 are restored, as slim's evaluation does; conversion.json says how many. A
 checkpoint that does not fit ends the program with one line listing the
@@ -22,7 +25,7 @@ missing, unexpected and mis-shaped variables, and nothing is written.
 Example:
   python -m pnas_tf.convert_checkpoint --preset=imagenet_mobile \
       --checkpoint=/tmp/pnasnet-5_mobile_2017_12_13/model.ckpt \
-      --output_dir=/tmp/pnasnet5_mobile
+      --output_dir=/tmp/pnasnet5_mobile --export_formats=saved_model,tflite,onnx
   python -m pnas_tf.convert_checkpoint --preset=imagenet_large \
       --checkpoint=/tmp/pnasnet-5_large_2017_12_13/model.ckpt \
       --output_dir=/tmp/pnasnet5_large
@@ -42,6 +45,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from pnas_tf.cli import export_flags
 from pnas_tf.cli import usage
 from pnas_tf.config import network_config
 from pnas_tf.storage import files
@@ -80,6 +84,7 @@ def define_flags() -> None:
       "Restore the checkpoint's auxiliary head, when it has one, into "
       f"{AUX_MODEL_FILE}. --noaux_head ignores it, as slim's evaluation "
       "does (needed at another image size than the head was trained at).")
+  export_flags.define_flags(flags.FLAGS)
 
 
 def config_from_flags(values: flags.FlagValues) -> network_config.NetworkConfig:
@@ -162,7 +167,8 @@ def _save_keras(model, path: str) -> None:
 
 def convert(checkpoint: str, preset: str,
             config: network_config.NetworkConfig, output_dir: str,
-            model_name: str, aux_head: bool) -> dict:
+            model_name: str, aux_head: bool,
+            export_formats: tuple[str, ...] = ()) -> dict:
   """Reads the checkpoint into PNASNet-5 and writes the outputs.
 
   Returns:
@@ -202,7 +208,7 @@ def convert(checkpoint: str, preset: str,
       model, (config.image_size, config.image_size, config.image_channels),
       os.path.join(output_dir, EXPORT_DIR, model_name, "1"),
       class_names=imagenet_class_names(), central_crop=True,
-      preprocessing_style=export.INCEPTION)
+      preprocessing_style=export.INCEPTION, formats=export_formats)
   _save_keras(export.inference_model(model),
               os.path.join(output_dir, MODEL_FILE))
   if with_aux_head:
@@ -237,9 +243,11 @@ def main(argv):
     raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = flags.FLAGS
   config = config_from_flags(values)
+  export_formats = export_flags.formats_from_flags(values)
   check_output_directory(values.output_dir, values.model_name)
   summary = convert(values.checkpoint, values.preset, config,
-                    values.output_dir, values.model_name, values.aux_head)
+                    values.output_dir, values.model_name, values.aux_head,
+                    export_formats)
   json.dump(summary, sys.stdout, indent=2)
   sys.stdout.write("\n")
 

@@ -37,6 +37,7 @@ from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
+from pnas_tf.cli import export_flags
 from pnas_tf.cli import predictor_flags
 from pnas_tf.cli import terminal
 from pnas_tf.cli import usage
@@ -69,6 +70,7 @@ def define_flags() -> None:
                       "cells, as a baseline.")
   flags.DEFINE_integer("export_top", _DEFAULTS.export_top,
                        "Export the best N cells of B blocks as SavedModels.")
+  export_flags.define_flags(flags.FLAGS)
   if "export_dir" not in flags.FLAGS:  # train_final shares it.
     flags.DEFINE_string("export_dir", None,
                         "Where to export (default: <output_dir>/export).")
@@ -137,6 +139,7 @@ def _configs(values: flags.FlagValues):
   config = search_config.SearchConfig(
       max_blocks=values.max_blocks, beam_size=values.beam_size,
       search_strategy=values.search_strategy, export_top=values.export_top,
+      export_formats=export_flags.formats_from_flags(values),
       seed=values.seed, operations=operations)
   executor = executor_config.ExecutorConfig(
       kind=values.executor, num_workers=values.num_workers,

@@ -18,7 +18,8 @@ export's path) at the start, epochs.json and backup/ while training,
 tensorboard/ (training curves, HParams, test/accuracy), final.weights.h5 and
 result.json (test accuracy, parameters, timing), written last; and
 the SavedModel to <export_dir>/<model_name>/<version>/ (TensorFlow Serving's
-layout; see export.py for its two signatures). Exit status 0 when trained,
+layout; see export.py for its two signatures), and with --export_formats
+its TFLite and ONNX files in the same directory. Exit status 0 when trained,
 1 for a failed training (NaN loss, out of memory: the backup is kept, so the
 same command continues), 2 for bad flags.
 
@@ -30,7 +31,12 @@ Example:
   python -m pnas_tf.train_final --cell=/tmp/pnas_proxy \
       --flagfile=flags/fashion_mnist_final.cfg --output_dir=/tmp/final_found
   python -m pnas_tf.train_final --cell=/tmp/flowers --dataset=$HOME/flowers \
-      --epochs=50 --output_dir=/tmp/flowers_final
+      --epochs=50 --output_dir=/tmp/flowers_final \
+      --export_formats=saved_model,tflite,onnx
+  python -m pnas_tf.train_final --cell=PNASNet-5 --preset=imagenet_mobile \
+      --init_weights=/tmp/pnasnet5_mobile/model.keras --image_size=224 \
+      --dataset=$HOME/flowers --epochs=10 --learning_rate=0.01 \
+      --output_dir=/tmp/flowers_pnasnet5
   bazel run //pnas_tf:train_final -- --cell=PNASNet-5 \
       --flagfile=flags/fashion_mnist_final.cfg
 """
@@ -48,6 +54,7 @@ from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
+from pnas_tf.cli import export_flags
 from pnas_tf.cli import terminal
 from pnas_tf.cli import usage
 from pnas_tf.config import child_settings
@@ -76,6 +83,7 @@ def define_flags() -> None:
   several) is kept as it is.
   """
   child_flags.define_flags(flags.FLAGS, preset="cifar_final", verbose=0)
+  export_flags.define_flags(flags.FLAGS)
   own = (
       (flags.DEFINE_string, "cell", None,
        "A cell string, PNASNet-5, or a search's output directory (its best "
@@ -87,6 +95,12 @@ def define_flags() -> None:
        "preset's; 1 turns it off)."),
       (flags.DEFINE_string, "export_dir", None,
        "Where the SavedModel goes (default: <output_dir>/export)."),
+      (flags.DEFINE_string, "init_weights", None,
+       "Fine-tune: start from this Keras model's weights (a .keras file, "
+       "e.g. convert_checkpoint's model.keras, with --cell, --preset, "
+       "--filters and --num_cells_per_stack as it was built). Layers are "
+       "matched by name; the classifier is new when the class count "
+       "differs."),
       (flags.DEFINE_string, "model_name", "pnas",
        "The model's name under --export_dir, as TensorFlow Serving will "
        "know it."),
@@ -142,14 +156,17 @@ def _preset_image_size(settings: child_settings.ChildSettings) -> int:
 
 def resume_settings(cell: search_space.Cell,
                     settings: child_settings.ChildSettings,
-                    test_split: str) -> tuple[dict, dict]:
+                    test_split: str, init_weights: str = ""
+                    ) -> tuple[dict, dict]:
   """(settings a rerun must keep, defaults for an older run.json)."""
   configs = (settings.data, settings.train)
   extra = {"preset": settings.preset, "test_split": test_split,
-           "cell": str(cell), **settings.network_overrides}
-  # A run.json from before image_size was compared used the preset's.
+           "cell": str(cell), "init_weights": init_weights,
+           **settings.network_overrides}
+  # A run.json from before image_size (or init_weights) was compared used
+  # the preset's (or none).
   defaults = {**run_settings.defaults(configs, _MAY_CHANGE),
-              "image_size": _preset_image_size(settings)}
+              "image_size": _preset_image_size(settings), "init_weights": ""}
   return run_settings.comparable(configs, extra, _MAY_CHANGE), defaults
 
 
@@ -189,10 +206,12 @@ def _model_dir(values: flags.FlagValues,
 
 
 def _train_and_record(cell, settings, data, net, test_split: str,
-                      model_dir: str,
+                      model_dir: str, export_formats: tuple[str, ...],
+                      init_weights: tuple[str, object] | None,
                       startup: terminal.CapturedOutput) -> dict | None:
   """Trains under the directory's lock; the result record, or None if failed.
 
+  `init_weights` is (--init_weights, its loaded model) when fine-tuning.
   A line per epoch goes to <output_dir>/train_final.log after `startup`
   (TensorFlow's start-up output); on a terminal, a bar over the epochs
   shows instead of those lines.
@@ -207,7 +226,9 @@ def _train_and_record(cell, settings, data, net, test_split: str,
   # pylint: enable=g-import-not-at-top
   output_dir = settings.output_dir
   with run_state.exclusive_directory(output_dir, "a final training"):
-    recorded, defaults = resume_settings(cell, settings, test_split)
+    init_path, init_model = init_weights or ("", None)
+    recorded, defaults = resume_settings(cell, settings, test_split,
+                                         init_path)
     run_state.check_and_record(
         os.path.join(output_dir, SETTINGS_FILE), recorded, FORMAT_VERSION,
         what="a final training", defaults=defaults)
@@ -219,6 +240,7 @@ def _train_and_record(cell, settings, data, net, test_split: str,
       terminal.info_only_to_log()
     result = final_trainer.train_final(
         cell, net, data, settings.train, output_dir, export_path=export_path,
+        export_formats=export_formats, init_weights=init_model,
         callbacks=[progress.EpochProgress(settings.train.epochs, bar=bar)])
     if not result.ok:
       # No result.json: the epoch backup stays, and the same command
@@ -232,6 +254,7 @@ def _train_and_record(cell, settings, data, net, test_split: str,
         "network": dataclasses.asdict(net),
         "training": dataclasses.asdict(settings.train),
         "data": dataclasses.asdict(settings.data),
+        "init_weights": init_path or None,
     }
     child_evaluator.write_cell_files(
         model_dir, dict(result.to_json(), export=export_path))
@@ -250,6 +273,7 @@ def main(argv):
     raise usage.UsageError("--cell is required")
   cell = cell_from_flag(values.cell)
   settings = _settings(values)
+  export_formats = export_flags.formats_from_flags(values)
 
   # TensorFlow loads only once the flags are known to be good; what it
   # prints as it loads goes to the run's log, not the terminal.
@@ -263,9 +287,11 @@ def main(argv):
   net = child_settings.network_for(settings, data.info.num_classes,
                                    data.info.image_shape)
   model_dir = _model_dir(values, settings)
+  init_weights = _init_weights(values.init_weights, cell, net)
   try:
     record = _train_and_record(cell, settings, data, net, values.test_split,
-                               model_dir, startup)
+                               model_dir, export_formats, init_weights,
+                               startup)
   except run_state.RunStateError as error:
     raise usage.UsageError(str(error)) from None
   if record is None:
@@ -273,6 +299,29 @@ def main(argv):
   json.dump(record, sys.stdout, indent=2)
   sys.stdout.write("\n")
   return 0
+
+
+def _init_weights(path: str | None, cell: search_space.Cell,
+                  net: network_config.NetworkConfig):
+  """(path, its model) for --init_weights, checked against the network;
+  None without it.
+
+  Raises:
+    usage.UsageError: a missing or unreadable file, or one whose weights do
+      not fit the network.
+  """
+  if not path:
+    return None
+  # pylint: disable=g-import-not-at-top
+  from pnas_tf.training import fine_tuning
+  # pylint: enable=g-import-not-at-top
+  path = os.path.abspath(path)
+  try:
+    source = fine_tuning.load_source(path)
+    fine_tuning.check_fits(source, cell, net)
+  except fine_tuning.FineTuningError as error:
+    raise usage.UsageError(f"--init_weights: {error}") from None
+  return path, source
 
 
 def _export_path(output_dir: str, model_dir: str) -> str:

@@ -64,7 +64,7 @@ class ImageFolderBinariesTest(tf.test.TestCase, parameterized.TestCase):
   def test_a_whole_search_on_an_image_folder(self):
     folder = image_folders.write_folder(os.path.join(self.root, "images"),
                                         {"train": 8, "test": 2})
-    self.assertEqual(self._search(folder), 0)
+    self.assertEqual(self._search(folder, export_formats=["onnx"]), 0)
     with open(os.path.join(self.output_dir, "summary.json")) as stream:
       self.assertLen(json.load(stream), 3 + 2)
     with open(os.path.join(self.output_dir, "search.json")) as stream:
@@ -78,6 +78,11 @@ class ImageFolderBinariesTest(tf.test.TestCase, parameterized.TestCase):
     names = _served_names(os.path.join(model_dir, str(version)),
                           image_folders.image(1, 2))
     self.assertCountEqual(names[:3], image_folders.CLASSES)
+    # --export_formats reaches the search's exports, with the class names.
+    with open(os.path.join(model_dir, str(version), "labels.txt")) as stream:
+      self.assertEqual(stream.read().split(), list(image_folders.CLASSES))
+    self.assertTrue(os.path.exists(os.path.join(model_dir, str(version),
+                                                "model.onnx")))
     # Another size means other results: refused on the same directory.
     with self.assertRaisesRegex(usage.UsageError,
                                 "--image_size=32 before, 16 now"):
@@ -89,7 +94,7 @@ class ImageFolderBinariesTest(tf.test.TestCase, parameterized.TestCase):
     with flagsaver.flagsaver(
         cell=_CELL, dataset=folder, data_dir=self.data_dir, epochs=1,
         filters=4, num_cells_per_stack=1, batch_size=8, image_size=16,
-        output_dir=self.output_dir, verbose=0):
+        output_dir=self.output_dir, verbose=0, export_formats=["tflite"]):
       with contextlib.redirect_stdout(io.StringIO()):
         self.assertEqual(train_final.main(["train_final"]), 0)
     with open(os.path.join(self.output_dir, "result.json")) as stream:
@@ -102,6 +107,10 @@ class ImageFolderBinariesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertCountEqual(_served_names(record["export"],
                                         image_folders.image(0, 0))[:3],
                           image_folders.CLASSES)
+    # --export_formats=tflite: both TFLite files beside the SavedModel.
+    self.assertContainsSubset(
+        {"model.tflite", "model_uint8.tflite", "labels.txt", "saved_model.pb"},
+        os.listdir(record["export"]))
     photo = os.path.join(self.root, "photo.jpg")
     with open(photo, "wb") as stream:
       stream.write(image_folders.encoded(image_folders.image(1, 1), 1)[0])

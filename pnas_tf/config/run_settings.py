@@ -31,6 +31,7 @@ MAY_CHANGE = frozenset({
     "verbose",  # Console output.
     "keep_checkpoints",  # Whether epochs are backed up.
     "export_top",  # How many best cells are exported at the end.
+    "export_formats",  # What the exports hold.
 })
 
 # Config classes whose fields have flags of other names.

@@ -7,6 +7,7 @@ Example:
 import dataclasses
 
 from pnas_tf.config import errors
+from pnas_tf.config import export_config
 from pnas_tf.space import search_space
 
 # How candidates are chosen: the paper's progressive search, or uniformly
@@ -24,6 +25,7 @@ class SearchConfig:
     beam_size: K, cells trained per round after the first (paper: 256).
     search_strategy: one of SEARCH_STRATEGIES.
     export_top: how many of the best cells to export at the end.
+    export_formats: what each export holds (export_config.FORMATS).
     seed: seeds the predictor and the random baseline's sampling.
     operations: the operators cells may use (default: the paper's 8); fewer
       make a smaller space for quick proxy searches.
@@ -32,6 +34,7 @@ class SearchConfig:
   beam_size: int = 256
   search_strategy: str = "pnas"
   export_top: int = 5
+  export_formats: tuple[str, ...] = (export_config.SAVED_MODEL,)
   seed: int = 0
   operations: tuple[str, ...] = search_space.OPERATIONS
 
@@ -54,6 +57,8 @@ class SearchConfig:
     if self.export_top < 0:
       raise errors.ConfigError(
           f"export_top must be >= 0, got {self.export_top}")
+    object.__setattr__(self, "export_formats",
+                       export_config.check_formats(self.export_formats))
 
   @property
   def budget(self) -> int:

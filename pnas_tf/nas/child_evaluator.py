@@ -124,7 +124,8 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
                 image_shape: tuple[int, int, int], export_dir: str,
                 count: int, num_blocks: int | None,
                 class_names: Sequence[str] = (),
-                label: dict[str, Any] | None = None) -> list[str]:
+                label: dict[str, Any] | None = None,
+                formats: Sequence[str] = ()) -> list[str]:
   """Exports the `count` best trained cells of `num_blocks` blocks.
 
   The paper returns the best cells of size B; a search's smaller cells are
@@ -133,12 +134,12 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
 
   Each goes to <export_dir>/pnas_<rank>/<version>/ as a SavedModel with
   export.py's signatures (uint8 images or encoded image bytes in, class
-  probabilities and the top classes out), with pnas_cell.json (cell, rank,
-  metrics and `label`) and pnas_cell.svg (the cell drawn) beside the version
-  directories. A rank whose cell is
-  already exported keeps its version (its pnas_cell.json is updated); one
-  whose cell changed gets the next version, which TensorFlow Serving then
-  serves.
+  probabilities and the top classes out; `formats`' files for devices
+  too), with pnas_cell.json (cell, rank, metrics and `label`) and
+  pnas_cell.svg (the cell drawn) beside the version directories. A rank
+  whose cell is already exported keeps its version (its pnas_cell.json is
+  updated); one whose cell changed gets the next version, which TensorFlow
+  Serving then serves.
 
   Returns:
     The SavedModel directories written.
@@ -161,7 +162,7 @@ def export_best(ranking: Sequence[search_store.ChildRecord],
       model = network.build_network(cell, net)
       model.load_weights(_weights_path(store.child_directory(cell)))
       export.export_classifier(model, image_shape, path,
-                               class_names=class_names)
+                               class_names=class_names, formats=formats)
       written.append(path)
     write_cell_files(model_dir, dict(record.to_json(), rank=rank,
                                      **(label or {})))

@@ -150,7 +150,8 @@ def run(config: search_config.SearchConfig,
   export = functools.partial(
       child_evaluator.export_best, store=store, net=net,
       image_shape=info.image_shape, export_dir=export_dir,
-      count=config.export_top, class_names=info.class_names)
+      count=config.export_top, class_names=info.class_names,
+      formats=config.export_formats)
   reporter = search_reporting.Reporters([
       search_reporting.LogReporter(),
       search_reporting.TensorBoardReporter(

@@ -21,9 +21,11 @@ Both return
   scores         float32 (batch, k), their probabilities;
   class_names    string (batch, k), their names (the ids as text when the
                  dataset has none).
-Only the path to the logits is served: the auxiliary head is cut off (its
-weights are not saved) and drop-path runs in inference mode, which adds no
-operation to the graph.
+With formats, the same version directory also holds the network for
+devices and other runtimes: TensorFlow Lite and ONNX files
+(device_export.py). Only the path to the logits is served: the auxiliary
+head is cut off (its weights are not saved) and drop-path runs in inference
+mode, which adds no operation to the graph.
 
 Example:
   export_classifier(model, (32, 32, 3), "/tmp/export/pnas/1",
@@ -39,6 +41,7 @@ import keras
 import tensorflow as tf
 
 from pnas_tf.data import preprocessing
+from pnas_tf.serving import device_export
 from pnas_tf.storage import files
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -82,13 +85,13 @@ class _ServingModule(tf.Module):
         self._from_bytes,
         input_signature=[tf.TensorSpec((None,), tf.string, name=BYTES_INPUT)])
 
-  def _resize(self, images):
+  def _resize(self, images, antialias=True):
     """Float images of any size, resized to the network's."""
     if self.preprocessing_style == INCEPTION:
       # TF1's resize_bilinear(align_corners=False), as slim's evaluation.
       return tf.raw_ops.ResizeBilinear(images=images, size=self.image_size,
                                        half_pixel_centers=False)
-    return tf.image.resize(images, self.image_size, antialias=True)
+    return tf.image.resize(images, self.image_size, antialias=antialias)
 
   def _resized(self, images):
     """float32 images of the network's size; unchanged when already so."""
@@ -119,6 +122,31 @@ class _ServingModule(tf.Module):
   def _from_images(self, images):
     return self._answer(self._resized(images))
 
+  def device_model(self, dtype: str) -> keras.Model:
+    """The served network for devices: images of the network's size only.
+
+    (batch, S, S, C) pixels in [0, 255] of `dtype` -> probabilities.
+    Without resizing (runtimes for devices have no antialiased resize), but
+    with the central crop when the network has one: the crop of an S x S
+    image is enlarged back to S x S, where bilinear resizing without
+    antialiasing is the same up to float rounding.
+    """
+    def preprocess(images):
+      images = tf.cast(images, tf.float32)
+      if self.central_crop:
+        images = self._resize(
+            tf.image.central_crop(images, preprocessing.CENTRAL_FRACTION),
+            antialias=False)
+      return self._normalized(images)
+
+    images = keras.Input((*self.image_size, self.channels), dtype=dtype,
+                         name=SIGNATURE_INPUT)
+    logits = self.model(keras.layers.Lambda(preprocess)(images))
+    probabilities = keras.layers.Activation(
+        "softmax", dtype="float32", name=SIGNATURE_OUTPUT)(logits)
+    return keras.Model(images, {SIGNATURE_OUTPUT: probabilities},
+                       name=f"{self.model.name}_device")
+
   def _from_bytes(self, image_bytes):
     def decode(encoded):
       image = tf.io.decode_image(encoded, channels=self.channels,
@@ -137,7 +165,8 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
                       path: str, class_names: Sequence[str] = (),
                       top_k: int = DEFAULT_TOP_K,
                       central_crop: bool = False,
-                      preprocessing_style: str = STANDARDIZE) -> str:
+                      preprocessing_style: str = STANDARDIZE,
+                      formats: Sequence[str] = ()) -> str:
   """Writes `model` as a SavedModel at `path` (see the module docstring).
 
   Args:
@@ -151,6 +180,8 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
     preprocessing_style: the network's input normalization, one of
       PREPROCESSING (see the module docstring). INCEPTION includes slim's
       central crop, so central_crop must be True with it.
+    formats: device formats written into the version directory too
+      (device_export.py: "tflite", "onnx").
 
   Returns:
     `path`.
@@ -184,6 +215,7 @@ def export_classifier(model: keras.Model, image_shape: tuple[int, int, int],
   tf.saved_model.save(module, partial,
                       signatures={DEFAULT_SIGNATURE: module.serve,
                                   BYTES_SIGNATURE: module.serve_bytes})
+  device_export.write_formats(module.device_model, names, partial, formats)
   # Serving loads a version once its saved_model.pb is there.
   files.rename(partial, path, last=["saved_model.pb"])
   return path

@@ -36,6 +36,7 @@ from pnas_tf.model import network
 from pnas_tf.serving import export
 from pnas_tf.space import search_space
 from pnas_tf.storage import files
+from pnas_tf.training import fine_tuning
 from pnas_tf.training import results
 from pnas_tf.training import training_loop
 
@@ -100,6 +101,8 @@ def _write_summaries(log_dir: str, cell: search_space.Cell,
 def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
                 data: datasets.FinalData, config: train_config.TrainConfig,
                 output_dir: str, export_path: str | None = None,
+                export_formats: Sequence[str] = (),
+                init_weights: keras.Model | None = None,
                 callbacks: Sequence[keras.callbacks.Callback] = ()
                 ) -> results.FinalResult:
   """Trains `cell`'s network on `data`, tests it, keeps and exports it.
@@ -114,6 +117,10 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
       has recorded the result (discard_backup).
     export_path: where the SavedModel goes (see export.py), if anywhere;
       kept as it is if it exists (a crashed rerun's).
+    export_formats: what the export holds besides the SavedModel
+      (export_config.FORMATS).
+    init_weights: a trained network whose weights start the training
+      (fine_tuning.py); a resumed run continues from its backup instead.
     callbacks: more Keras callbacks, run after the trainer's own.
 
   Returns:
@@ -129,6 +136,8 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
       data = training_loop.split_over_replicas(data, config)
       model = training_loop.build_compiled(cell, net, config,
                                            data.steps_per_epoch)
+      if init_weights is not None:
+        fine_tuning.initialize(model, init_weights)
       params = network.count_trainable_params(model, include_aux_head=False)
       _write_summaries(log_dir, cell, net, data, config, None)
       outcome = training_loop.fit(
@@ -140,7 +149,7 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
                        len(losses))
       test = evaluate(model, data.test)
       _write_summaries(log_dir, cell, net, data, config, test)
-      _keep(model, data, output_dir, export_path)
+      _keep(model, data, output_dir, export_path, export_formats)
       return _tested_result(cell, model, params, outcome, test, data, started)
     except tf.errors.ResourceExhaustedError as error:
       return _failed(cell, f"out of memory: {training_loop.first_line(error)}",
@@ -148,7 +157,7 @@ def train_final(cell: search_space.Cell, net: network_config.NetworkConfig,
 
 
 def _keep(model: keras.Model, data: datasets.FinalData, output_dir: str,
-          export_path: str | None) -> None:
+          export_path: str | None, export_formats: Sequence[str]) -> None:
   """Saves the trained weights, and exports the served network once."""
   training_loop.save_weights_atomically(
       model, os.path.join(output_dir, WEIGHTS_FILE))
@@ -158,7 +167,7 @@ def _keep(model: keras.Model, data: datasets.FinalData, output_dir: str,
     export.export_classifier(
         model, data.info.image_shape, export_path,
         class_names=data.info.class_names,
-        central_crop=bool(data.config.image_size))
+        central_crop=bool(data.config.image_size), formats=export_formats)
 
 
 def _tested_result(cell, model: keras.Model, params: int,
