@@ -31,6 +31,8 @@ import io
 import os
 from typing import Callable, Sequence
 
+import numpy as np
+
 from pnas_tf.config import export_config
 from pnas_tf.storage import files
 
@@ -102,7 +104,6 @@ def _round_resize_scales_up(proto) -> None:
   PNASNet-5 Large's 331 failed to load). One float32 step up gives m exactly
   and moves the sampling positions by under 1e-5 pixels.
   """
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from onnx import numpy_helper  # pylint: disable=g-import-not-at-top
   constants = {tensor.name: tensor for tensor in proto.graph.initializer}
   for node in proto.graph.node:
