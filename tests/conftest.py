@@ -1,7 +1,9 @@
 """pytest set-up shared by the tests, and the fast tier.
 
-`python -m pytest -q -m "not slow"` runs the fast tier: the modules below,
-which import no TensorFlow or build only tiny models (about 20 s on 2 cores).
+`python -m pytest -q -m "not slow" -n 0` runs the fast tier: the modules below,
+which import no TensorFlow or build only tiny models (about 45 s on 2 cores;
+`-n 0`: collecting the slow modules imports TensorFlow, which two test
+processes would each do for nothing).
 Every other test module trains networks, runs binaries in subprocesses or
 starts Ray, and is marked `slow`.
 """
