@@ -11,12 +11,19 @@ measured between its predictions and the true accuracies:
           round's candidates).
 Both are averaged over --predictor_seeds predictor seeds. `ceiling` is the rank
 correlation that two training seeds of the same b + 1 cells give each other
-(mean over seed pairs; runs with several seeds per cell only): no predictor
+(mean over seed pairs, over the cells trained more than once): no predictor
 fitted on such children can rank them better. A "-" marks a measure that
 does not exist (too few cells, or an ensemble with fewer cells than members).
 
+A search's next cells are the ones its own predictor chose, a biased few.
+--pool measures the runs whose children trained alike as one: a PNAS search's
+cells beside a random search's give each b an unbiased next set (the random
+cells of b + 1 blocks), and cells trained in several runs a ceiling.
+
 Example:
   python bench/predictor_quality.py
+  python bench/predictor_quality.py --pool --run_names=proxy_noise/proxy_e6_n3k,\
+searches/pnas_s0,searches/random_s0
   python bench/predictor_quality.py --run_names=searches/pnas_seed0 \
       --predictor_kinds=lstm,mlp --predictor_seeds=5 --fit_epochs=50
 """
@@ -53,6 +60,34 @@ _BATCH_SIZE = flags.DEFINE_integer(
 _WARM_START = flags.DEFINE_boolean(
     "fit_warm_start", predictor_config.PredictorConfig.warm_start,
     "Continue each fit from the previous one's weights.")
+_POOL = flags.DEFINE_boolean(
+    "pool", False,
+    "Measure the runs whose children trained alike (equal child settings) as "
+    "one. A cell trained in several runs counts once, with every accuracy.")
+
+# Settings of a run that do not change how its children train.
+_NOT_CHILD_SETTINGS = frozenset({"seed", "cells", "cell_seed", "max_blocks",
+                                 "beam_size", "search_strategy"})
+
+
+def child_settings(settings: Mapping) -> dict:
+  """The settings that decide how a run's children train."""
+  # Runs written before --image_size existed trained at the default, 0.
+  child = {"image_size": 0}
+  child.update({key: value for key, value in settings.items()
+                if key not in _NOT_CHILD_SETTINGS
+                and not key.startswith("predictor")})
+  return child
+
+
+def pools(runs: Mapping[str, Mapping], names: Sequence[str]
+          ) -> list[list[str]]:
+  """`names` grouped by equal child settings, in the order given."""
+  groups = {}
+  for name in names:
+    key = json.dumps(child_settings(runs[name]["settings"]), sort_keys=True)
+    groups.setdefault(key, []).append(name)
+  return list(groups.values())
 
 
 def cell_accuracies(children: Sequence[Mapping]) -> dict[str, list[float]]:
@@ -65,12 +100,14 @@ def cell_accuracies(children: Sequence[Mapping]) -> dict[str, list[float]]:
 
 
 def seed_ceiling(by_cell: Mapping[str, Sequence[float]]) -> float:
-  """Mean rho between two seeds' accuracies of the same cells; NaN unless
-  at least 2 cells have 2 or more seeds."""
-  seeds = min((len(values) for values in by_cell.values()), default=0)
-  if seeds < 2 or len(by_cell) < 2:
+  """Mean rho between two seeds' accuracies of the cells trained more than
+  once (their first seeds, as many as the fewest has); NaN unless at least 2
+  cells were."""
+  repeated = [list(values) for values in by_cell.values() if len(values) > 1]
+  if len(repeated) < 2:
     return math.nan
-  values = [list(accuracies)[:seeds] for accuracies in by_cell.values()]
+  seeds = min(len(values) for values in repeated)
+  values = [accuracies[:seeds] for accuracies in repeated]
   return float(np.mean([
       rank_correlation.spearman([v[i] for v in values],
                                 [v[j] for v in values])
@@ -115,30 +152,42 @@ def main(argv):
   with open(_DATA.value) as stream:
     dataset = json.load(stream)
   runs = _RUNS.value or sorted(dataset["runs"])
-  print("| run | kind | b | fitted cells | next cells | rho fitted | "
-        "rho next | ceiling |")
-  print("|---|---|---:|---:|---:|---:|---:|---:|")
   for run in runs:
     if run not in dataset["runs"]:
       raise app.UsageError(f"no run {run!r} in {_DATA.value}")
+  groups = pools(dataset["runs"], runs) if _POOL.value else [[r] for r in runs]
+  labels = {}
+  for number, group in enumerate(groups, 1):
+    labels[number] = group[0] if len(group) == 1 else f"pool {number}"
+    if len(group) > 1:
+      print(f"pool {number}: {', '.join(group)}")
+  print()
+  print("| run | kind | b | fitted cells | next cells | rho fitted | "
+        "rho next | ceiling |")
+  print("|---|---|---:|---:|---:|---:|---:|---:|")
+  for number, group in enumerate(groups, 1):
     by_cell = cell_accuracies([c for c in dataset["children"]
-                               if c["run"] == run])
-    max_blocks = max(search_space.Cell.parse(t).num_blocks for t in by_cell)
-    for kind in _KINDS.value:
-      measures = [run_quality(by_cell, kind, seed, max_blocks)
-                  for seed in range(_SEEDS.value)]
-      for b in range(1, max_blocks):
-        size = lambda n: sum(  # pylint: disable=cell-var-from-loop
-            search_space.Cell.parse(t).num_blocks == n for t in by_cell)
-        fitted, following = (np.nanmean([m[b][i] for m in measures])
-                             if any(math.isfinite(m[b][i]) for m in measures)
-                             else math.nan for i in (0, 1))
-        ceiling = seed_ceiling({t: v for t, v in by_cell.items()
-                                if search_space.Cell.parse(t).num_blocks
-                                == b + 1})
-        print(f"| {run} | {kind} | {b} | "
-              f"{sum(size(n) for n in range(1, b + 1))} | {size(b + 1)} | "
-              f"{_text(fitted)} | {_text(following)} | {_text(ceiling)} |")
+                               if c["run"] in group])
+    _print_rows(labels[number], by_cell)
+
+
+def _print_rows(label: str, by_cell: Mapping[str, Sequence[float]]) -> None:
+  """The table's rows for one run or pool."""
+  blocks = {t: search_space.Cell.parse(t).num_blocks for t in by_cell}
+  max_blocks = max(blocks.values())
+  for kind in _KINDS.value:
+    measures = [run_quality(by_cell, kind, seed, max_blocks)
+                for seed in range(_SEEDS.value)]
+    for b in range(1, max_blocks):
+      fitted, following = (np.nanmean([m[b][i] for m in measures])
+                           if any(math.isfinite(m[b][i]) for m in measures)
+                           else math.nan for i in (0, 1))
+      ceiling = seed_ceiling({t: v for t, v in by_cell.items()
+                              if blocks[t] == b + 1})
+      fitted_cells = sum(n <= b for n in blocks.values())
+      next_cells = sum(n == b + 1 for n in blocks.values())
+      print(f"| {label} | {kind} | {b} | {fitted_cells} | {next_cells} | "
+            f"{_text(fitted)} | {_text(following)} | {_text(ceiling)} |")
 
 
 if __name__ == "__main__":

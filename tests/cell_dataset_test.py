@@ -73,6 +73,32 @@ class PredictorQualityTest(absltest.TestCase):
     self.assertTrue(math.isnan(predictor_quality.seed_ceiling(
         {"a": [0.1], "b": [0.2]})))
 
+  def test_the_ceiling_leaves_out_cells_trained_once(self):
+    # A pooled run: cells trained once (a random search's) sit beside cells
+    # trained by several runs; only the latter show the seeds' agreement.
+    by_cell = {"a": [0.1, 0.2], "b": [0.2, 0.3, 0.9], "c": [0.3, 0.1],
+               "d": [0.9]}
+    self.assertAlmostEqual(predictor_quality.seed_ceiling(by_cell), -0.5)
+
+  def test_runs_whose_children_trained_alike_are_pooled(self):
+    child = {"epochs": 6, "num_train_examples": 3000, "seed": 0}
+    runs = {
+        "proxy_noise/p": {"settings": dict(child, cells=12, cell_seed=0)},
+        "searches/pnas_s1": {"settings": dict(
+            child, seed=1, search_strategy="pnas", beam_size=16,
+            predictor="lstm_ensemble", predictor_epochs=100, image_size=0)},
+        "searches/random_s0": {"settings": dict(
+            child, search_strategy="random", predictor="mlp")},
+        "searches/longer": {"settings": dict(child, epochs=20)},
+    }
+    self.assertEqual(
+        predictor_quality.pools(runs, sorted(runs)),
+        [["proxy_noise/p", "searches/pnas_s1", "searches/random_s0"],
+         ["searches/longer"]])
+    self.assertEqual(predictor_quality.pools(
+        dict(runs, big={"settings": dict(child, image_size=64)}),
+        ["big", "proxy_noise/p"]), [["big"], ["proxy_noise/p"]])
+
   def test_failed_children_are_left_out(self):
     by_cell = predictor_quality.cell_accuracies([
         {"cell": "a", "status": "ok", "accuracy": 0.5},
