@@ -11,6 +11,11 @@ they were trained. It prints:
   - the target, the random runs' mean final best (the last strategy's, if
     none is random), and the models each run needed to reach it, with the
     mean per strategy over the runs that reached it.
+  - the cells of the largest size (B blocks) each strategy trained: how many,
+    their mean accuracy and the mean of their best 5. PNAS chooses its last
+    round's cells with its predictor, random search draws them: at equal
+    size, this shows whether the predictor chose better cells than chance,
+    with less noise than a single best.
 With --plot=<file>.png it also draws the best-so-far curves: each run a thin
 line, each strategy's mean a thick one (pnas_tf/visual/plots.py).
 
@@ -46,20 +51,57 @@ def _strategy(directory: str) -> str:
     return json.load(stream)["settings"].get("search_strategy", "?")
 
 
-def curves_by_strategy(directories: list[str]) -> Curves:
-  """Each directory's best-so-far curve, grouped by its search strategy.
+# Strategy -> {directory: its trained children}, in the order given.
+Records = dict[str, dict[str, list[search_store.ChildRecord]]]
+
+
+def records_by_strategy(directories: list[str]) -> Records:
+  """Each directory's trained children, grouped by its search strategy.
 
   Raises:
     ValueError: if a directory has no trained child.
   """
-  curves = {}
+  grouped = {}
   for directory in directories:
-    records = search_store.SearchStore(directory).records().values()
+    records = list(search_store.SearchStore(directory).records().values())
     if not records:
       raise ValueError(f"{directory}: no trained child yet")
-    curves.setdefault(_strategy(directory), {})[directory] = (
-        search_reporting.best_so_far(records))
-  return curves
+    grouped.setdefault(_strategy(directory), {})[directory] = records
+  return grouped
+
+
+def best_so_far_curves(grouped: Records) -> Curves:
+  """Each run's best-so-far curve, grouped as given."""
+  return {strategy: {directory: search_reporting.best_so_far(records)
+                     for directory, records in runs.items()}
+          for strategy, runs in grouped.items()}
+
+
+# The best cells whose mean the largest-cells table gives.
+_TOP = 5
+
+
+def largest_cells_table(grouped: Records) -> list[str]:
+  """A markdown table: per strategy, the cells of B blocks its runs trained
+  (the mean and range over the runs that trained any)."""
+  largest = max(record.num_blocks for runs in grouped.values()
+                for records in runs.values() for record in records)
+  lines = [f"| strategy | {largest}-block cells trained per run | "
+           f"their mean accuracy | mean of their best {_TOP} |",
+           "|---|---:|---:|---:|"]
+  for strategy, runs in grouped.items():
+    counts, means, tops = [], [], []
+    for records in runs.values():
+      accuracies = sorted((r.accuracy for r in records
+                           if r.ok and r.num_blocks == largest), reverse=True)
+      counts.append(len(accuracies))
+      if accuracies:
+        means.append(float(np.mean(accuracies)))
+        tops.append(float(np.mean(accuracies[:_TOP])))
+    lines.append(f"| {strategy} ({_runs(len(runs))}) | "
+                 f"{np.mean(counts):.0f} | {_spread(means or [math.nan])} | "
+                 f"{_spread(tops or [math.nan])} |")
+  return lines
 
 
 def models_to_reach(curve: list[float], target: float) -> int | None:
@@ -132,7 +174,8 @@ def main(argv):
   if len(argv) < 3:
     raise app.UsageError("give two or more search output directories")
   directories = [directory.rstrip("/") for directory in argv[1:]]
-  curves = curves_by_strategy(directories)
+  grouped = records_by_strategy(directories)
+  curves = best_so_far_curves(grouped)
   print("Best validation accuracy after n models trained, per strategy: "
         "mean [min, max] over its runs; a run that ended before n counts "
         "with its final best.")
@@ -144,6 +187,8 @@ def main(argv):
         f"{_runs(len(curves[reference]))}, {_accuracy(goal)}.")
   print()
   print("\n".join(models_needed_table(curves, goal)))
+  print()
+  print("\n".join(largest_cells_table(grouped)))
   if _PLOT.value:
     png = plots.best_so_far(
         {strategy: list(runs.values()) for strategy, runs in curves.items()},

@@ -125,6 +125,25 @@ class CompareSearchesTest(absltest.TestCase):
     self.assertEqual(texts["Title"],
                      "Best validation accuracy so far: pnas vs random")
 
+  def test_the_largest_cells_each_strategy_trained(self):
+    lines = _output([self.pnas, *self.random])
+
+    def largest(directory):
+      return sorted((r.accuracy for r in search_store.SearchStore(
+          directory).records().values() if r.num_blocks == 3), reverse=True)
+
+    table = lines.index("| strategy | 3-block cells trained per run | "
+                        "their mean accuracy | mean of their best 5 |")
+    pnas = largest(self.pnas)
+    self.assertLen(pnas, 8)  # Round 3's K = 8.
+    self.assertEqual(lines[table + 2],
+                     f"| pnas (1 run) | 8 | {np.mean(pnas):.4f} | "
+                     f"{np.mean(pnas[:5]):.4f} |")
+    means = [np.mean(largest(d)) for d in self.random]
+    self.assertTrue(lines[table + 3].startswith(
+        f"| random (2 runs) | 152 | {np.mean(means):.4f} "
+        f"[{min(means):.4f}, {max(means):.4f}] | "), lines[table + 3])
+
   def test_models_to_reach(self):
     curve = [-math.inf, 0.5, 0.7, 0.7, 0.9]
     self.assertEqual(bench.models_to_reach(curve, 0.7), 3)
