@@ -15,7 +15,8 @@ from absl import flags
 _FAST_MODULES = frozenset({
     "cell_diagram_test", "cell_encoding_test", "child_flags_test", "compare_searches_test",
     "controller_test", "executors_test", "files_test", "flagfiles_test",
-    "layers_test", "local_sources_test", "package_test", "plots_test",
+    "layers_test", "local_sources_test", "new_block_position_test",
+    "package_test", "plots_test",
     "predictor_flags_test",
     "preprocessing_test", "proxy_noise_test", "rank_correlation_test",
     "run_settings_test", "run_state_test", "search_config_test",
