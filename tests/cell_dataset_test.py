@@ -1,29 +1,17 @@
 """Tests for bench/cell_dataset.py and bench/predictor_quality.py: the data
 file of trained cells, and the predictor measures read from it."""
 
-import importlib.util
 import json
 import math
 import os
 
 from absl.testing import absltest
+import bench_scripts
 
 from pnas_tf.space import search_space
 
-_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), "bench")
-
-
-def _load(name):
-  spec = importlib.util.spec_from_file_location(
-      name, os.path.join(_BENCH, f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-cell_dataset = _load("cell_dataset")  # once each: they define flags
-predictor_quality = _load("predictor_quality")
+cell_dataset = bench_scripts.load("cell_dataset")
+predictor_quality = bench_scripts.load("predictor_quality")
 
 
 def _write(path, value):

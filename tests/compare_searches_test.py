@@ -1,7 +1,6 @@
 """Tests for bench/compare_searches.py on small synthetic searches."""
 
 import contextlib
-import importlib.util
 import io
 import math
 import os
@@ -9,6 +8,7 @@ import shutil
 import tempfile
 
 from absl.testing import absltest
+import bench_scripts
 from absl.testing import flagsaver
 import fake_search
 import numpy as np
@@ -20,18 +20,7 @@ from pnas_tf.nas import executors
 from pnas_tf.nas import search_reporting
 from pnas_tf.nas import search_store
 
-_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), "bench", "compare_searches.py")
-
-
-def _load_bench():
-  spec = importlib.util.spec_from_file_location("compare_searches", _BENCH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-bench = _load_bench()  # once: it defines flags
+bench = bench_scripts.load("compare_searches")
 
 
 def _search(directory: str, strategy: str, seed: int) -> str:

@@ -1,28 +1,17 @@
 """Tests for bench/folder_from_tfds.py: a tfds dataset written as a folder."""
 
-import importlib.util
 import os
 import tempfile
 
 from absl.testing import absltest
+import bench_scripts
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from pnas_tf.data import local_sources
 
-_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), "bench", "folder_from_tfds.py")
-
-
-def _load_bench():
-  spec = importlib.util.spec_from_file_location("folder_from_tfds", _BENCH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-bench = _load_bench()  # once: it defines flags
+bench = bench_scripts.load("folder_from_tfds")
 
 
 class FolderFromTfdsTest(absltest.TestCase):

@@ -1,9 +1,8 @@
 """Tests for bench/new_block_position.py on a small synthetic search."""
 
-import importlib.util
-import os
 
 from absl.testing import absltest
+import bench_scripts
 import fake_search
 
 from pnas_tf.config import search_config
@@ -12,18 +11,7 @@ from pnas_tf.nas import executors
 from pnas_tf.nas import search_store
 from pnas_tf.space import search_space
 
-_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), "bench", "new_block_position.py")
-
-
-def _load_bench():
-  spec = importlib.util.spec_from_file_location("new_block_position", _BENCH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-bench = _load_bench()
+bench = bench_scripts.load("new_block_position")
 
 _OPERATIONS = ("sep3x3", "max3x3", "identity")
 

@@ -3,29 +3,18 @@
 No child trains for real: the trainer is a stand-in that makes records up.
 """
 
-import importlib.util
 import json
 import math
 import os
 
 from absl.testing import absltest
+import bench_scripts
 
 from pnas_tf.cli import usage
 from pnas_tf.nas import search_store
 
-_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), "bench", "proxy_noise.py")
+bench = bench_scripts.load("proxy_noise")
 _OPERATIONS = ("sep3x3", "sep5x5", "max3x3", "identity")
-
-
-def _load_bench():
-  spec = importlib.util.spec_from_file_location("proxy_noise", _BENCH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-bench = _load_bench()  # once: it defines flags
 
 
 class NoiseTest(absltest.TestCase):
