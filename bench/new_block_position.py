@@ -17,9 +17,6 @@ Example:
   python bench/new_block_position.py bench/data/searches/pnas_s*
 """
 
-import json
-import os
-
 from absl import app
 
 from pnas_tf.nas import search_store
@@ -35,10 +32,9 @@ def new_block_is_last(cell: search_space.Cell,
 
 def round_shares(directory: str) -> list[tuple[int, int, float, int, float]]:
   """(b, candidates, share last, chosen, share last) per round b >= 2."""
-  with open(os.path.join(directory, "search.json")) as stream:
-    settings = json.load(stream)["settings"]
-  operations = tuple(settings["operations"])
   store = search_store.SearchStore(directory)
+  settings = store.saved_settings()
+  operations = tuple(settings["operations"])
   records = store.records()
   rows = []
   for b in range(2, settings["max_blocks"] + 1):
