@@ -1,38 +1,14 @@
 """Tests for pnas_tf.storage.run_state: one owner per directory, settings kept."""
 
 import json
-import multiprocessing
 import os
 import signal
-import time
 
 from absl.testing import absltest
+import lock_holders
 
 from pnas_tf.storage import files
 from pnas_tf.storage import run_state
-
-
-def _hold_lock(directory, ready, release):
-  with run_state.exclusive_directory(directory, "a search"):
-    ready.set()
-    release.wait(60)
-
-
-def _hold_file_lock(path, ready, release):
-  with run_state.file_lock(path):
-    ready.set()
-    release.wait(60)
-    # Written while still holding the lock: a waiter that sees it has waited.
-    with open(path + ".released", "w") as stream:
-      stream.write("released\n")
-
-
-def _hold_file_lock_until_killed(path, ready):
-  with run_state.file_lock(path):
-    ready.set()
-    # A sleep, not Event.wait: a process killed inside Event.wait leaves that
-    # Event's next set() waiting for it forever.
-    time.sleep(600)
 
 
 class SettingsTest(absltest.TestCase):
@@ -102,34 +78,19 @@ class LockTest(absltest.TestCase):
 
   def test_a_second_owner_is_refused_until_the_first_is_gone(self):
     directory = self.create_tempdir().full_path
-    context = multiprocessing.get_context("spawn")
-    ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_lock,
-                             args=(directory, ready, release))
-    holder.start()
-    try:
-      self.assertTrue(ready.wait(60))
-      with self.assertRaisesRegex(
-          run_state.RunStateError,
-          "^a search \\(host .*, pid [0-9]+\\) is already running in .*"
-          "choose another --output_dir"):
-        with run_state.exclusive_directory(directory, "a final training"):
-          pass
-    finally:
-      release.set()
-      holder.join(30)
+    release = lock_holders.event()
+    holder = lock_holders.start(self, lock_holders.hold_directory, directory,
+                                release)
+    with self.assertRaisesRegex(
+        run_state.RunStateError,
+        "^a search \\(host .*, pid [0-9]+\\) is already running in .*"
+        "choose another --output_dir"):
+      with run_state.exclusive_directory(directory, "a final training"):
+        pass
+    release.set()
+    holder.join(30)
     with run_state.exclusive_directory(directory, "a final training"):
       pass
-
-  def _start_holder(self, target, path, *events):
-    context = multiprocessing.get_context("spawn")
-    ready = context.Event()
-    holder = context.Process(target=target, args=(path, ready, *events))
-    holder.start()
-    self.addCleanup(holder.join, 30)
-    self.addCleanup(holder.kill)
-    self.assertTrue(ready.wait(60))
-    return holder
 
   def test_file_lock_makes_its_directory_and_is_free_at_once(self):
     path = os.path.join(self.create_tempdir().full_path, "new", "x.lock")
@@ -142,8 +103,8 @@ class LockTest(absltest.TestCase):
 
   def test_file_lock_waits_for_its_holder(self):
     path = os.path.join(self.create_tempdir().full_path, "data.prepare.lock")
-    release = multiprocessing.get_context("spawn").Event()
-    self._start_holder(_hold_file_lock, path, release)
+    release = lock_holders.event()
+    lock_holders.start(self, lock_holders.hold_file, path, release)
     busy = []
 
     def on_busy():
@@ -156,7 +117,8 @@ class LockTest(absltest.TestCase):
 
   def test_file_lock_of_a_killed_holder_is_free(self):
     path = os.path.join(self.create_tempdir().full_path, "data.prepare.lock")
-    holder = self._start_holder(_hold_file_lock_until_killed, path)
+    holder = lock_holders.start(self, lock_holders.hold_file_until_killed,
+                                path)
     with run_state.file_lock(path, on_busy=holder.kill):
       holder.join(30)
       self.assertEqual(holder.exitcode, -signal.SIGKILL)

@@ -1,21 +1,15 @@
 """Tests for search_store: settings checks, locking, records, corruption."""
 
 import math
-import multiprocessing
 import os
 
 from absl.testing import absltest
+import lock_holders
 
 from pnas_tf.nas import search_store
 from pnas_tf.space import search_space
 
 Cell = search_space.Cell
-
-
-def _hold_lock(directory, ready, release):
-  with search_store.SearchStore(directory).locked():
-    ready.set()
-    release.wait(30)
 
 
 def _record(accuracy=0.9, order=0, status="ok"):
@@ -56,21 +50,16 @@ class LockTest(absltest.TestCase):
 
   def test_a_second_search_on_the_directory_is_refused(self):
     directory = self.create_tempdir().full_path
-    context = multiprocessing.get_context("spawn")
-    ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_lock,
-                             args=(directory, ready, release))
-    holder.start()
-    try:
-      self.assertTrue(ready.wait(60))
-      with self.assertRaisesRegex(
-          search_store.StoreError,
-          "^a search \\(host .*, pid [0-9]+\\) is already running in"):
-        with search_store.SearchStore(directory).locked():
-          pass
-    finally:
-      release.set()
-      holder.join(30)
+    release = lock_holders.event()
+    holder = lock_holders.start(self, lock_holders.hold_directory, directory,
+                                release)
+    with self.assertRaisesRegex(
+        search_store.StoreError,
+        "^a search \\(host .*, pid [0-9]+\\) is already running in"):
+      with search_store.SearchStore(directory).locked():
+        pass
+    release.set()
+    holder.join(30)
     with search_store.SearchStore(directory).locked():
       pass  # free again once the holder is gone
 
