@@ -20,7 +20,6 @@ import dataclasses
 import json
 import sys
 
-from absl import app
 from absl import flags
 
 from pnas_tf.cli import usage
@@ -143,9 +142,8 @@ def main(argv):
 
 def run():
   """Entry point of `python -m pnas_tf.model_summary` and its console script."""
-  usage.enter_build_working_directory()
   define_flags()
-  app.run(usage.checked(main), flags_parser=usage.parse_flags)
+  usage.run_binary(main)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,17 @@ class EndingsTest(absltest.TestCase):
     self.assertIn("--usage_test_count=99999999999 is out of range",
                   stderr.getvalue())
 
+  def test_a_missing_flagfile_is_named_in_one_line(self):
+    missing = os.path.join(self.create_tempdir().full_path, "nope.cfg")
+    stderr = io.StringIO()
+    with flagsaver.flagsaver(), contextlib.redirect_stderr(stderr):
+      with self.assertRaises(SystemExit) as ended:
+        usage.parse_flags(["binary", f"--flagfile={missing}"])
+    self.assertEqual(ended.exception.code, 2)
+    self.assertRegex(stderr.getvalue(),
+                     f"^[^\\n]*: error: Unable to open flagfile: .*{missing}"
+                     "'\\n$")
+
 
 class OutputDirectoryTest(absltest.TestCase):
 

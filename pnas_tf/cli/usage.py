@@ -11,7 +11,7 @@ Example (in a binary):
 
   def run():  # The console script's entry point, and `python -m`'s.
     define_flags()
-    app.run(usage.checked(main), flags_parser=usage.parse_flags)
+    usage.run_binary(main)
 
   if __name__ == "__main__":
     run()
@@ -22,6 +22,7 @@ import os
 import sys
 from typing import Iterator
 
+from absl import app
 from absl import flags
 
 from pnas_tf.config import errors
@@ -48,7 +49,7 @@ def fail(message: str, status: int = EXIT_USAGE) -> None:
   sys.exit(status)
 
 
-def enter_build_working_directory() -> None:
+def _enter_build_working_directory() -> None:
   """Under `bazel run`, works from the directory bazel was started in.
 
   Bazel runs a binary inside its runfiles tree and names the user's directory
@@ -73,7 +74,8 @@ def parse_flags(argv: list[str]) -> list[str]:
   try:
     remaining = flags.FLAGS(argv)
   except flags.Error as error:
-    fail(str(error).replace("\n", " "))
+    # absl marks some messages (a missing flagfile) "ERROR:: " itself.
+    fail(str(error).replace("\n", " ").removeprefix("ERROR:: "))
     raise  # Unreachable: fail() exits.
   low, high = INTEGER_RANGE
   for name in sorted(flags.FLAGS):
@@ -118,6 +120,16 @@ def checked(main):
     raise AssertionError("unreachable: fail() exits")
 
   return checked_main
+
+
+def run_binary(main) -> None:
+  """Runs `main` as every pnas_tf binary runs, once its flags are defined.
+
+  From the user's directory under `bazel run` too, with absl's flag parsing
+  and bad input reported in one line (parse_flags, checked).
+  """
+  _enter_build_working_directory()
+  app.run(checked(main), flags_parser=parse_flags)
 
 
 def check_output_directory(flag: str, path: str,
