@@ -4,6 +4,8 @@ import contextlib
 import errno
 import io
 import os
+import sys
+from unittest import mock
 
 from absl import flags
 from absl.testing import absltest
@@ -106,6 +108,26 @@ class EndingsTest(absltest.TestCase):
     self.assertRegex(stderr.getvalue(),
                      f"^[^\\n]*: error: Unable to open flagfile: .*{missing}"
                      "'\\n$")
+
+
+class RunBinaryTest(absltest.TestCase):
+
+  def test_under_bazel_run_it_works_from_the_users_directory(self):
+    users = os.path.realpath(self.create_tempdir().full_path)
+    self.addCleanup(os.chdir, os.getcwd())
+    seen = []
+
+    def main(argv):
+      seen.append((argv, os.getcwd()))
+      return 0
+
+    with flagsaver.flagsaver(), mock.patch.dict(
+        os.environ, {"BUILD_WORKING_DIRECTORY": users}), mock.patch.object(
+            sys, "argv", ["binary", "input.png"]):
+      with self.assertRaises(SystemExit) as ended:
+        usage.run_binary(main)
+    self.assertEqual(ended.exception.code, 0)
+    self.assertEqual(seen, [(["binary", "input.png"], users)])
 
 
 class OutputDirectoryTest(absltest.TestCase):
