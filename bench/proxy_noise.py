@@ -483,8 +483,7 @@ def _slots(values: flags.FlagValues) -> list[dict[str, str]]:
 
 def main(argv):
   """Trains the missing children, then prints the table."""
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  usage.no_arguments(argv)
   values = flags.FLAGS
   flagfile = flagfile_of(sys.argv)
   stem = (os.path.splitext(os.path.basename(flagfile))[0] if flagfile

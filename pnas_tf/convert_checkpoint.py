@@ -238,8 +238,7 @@ def convert(checkpoint: str, preset: str,
 
 @usage.flag_errors()
 def main(argv):
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  usage.no_arguments(argv)
   values = flags.FLAGS
   config = config_from_flags(values)
   export_formats = export_flags.formats_from_flags(values)

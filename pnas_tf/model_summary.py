@@ -131,8 +131,7 @@ def draw(cell: search_space.Cell, path: str) -> None:
 
 @usage.flag_errors()
 def main(argv):
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  usage.no_arguments(argv)
   cell, config = config_from_flags(flags.FLAGS)
   if flags.FLAGS.draw is not None:
     draw(cell, flags.FLAGS.draw)

@@ -176,8 +176,7 @@ def _ray_errors(kind: str) -> Iterator[None]:
 @usage.flag_errors()
 def main(argv):
   """Runs the search; returns the exit status."""
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  usage.no_arguments(argv)
   settings, config, executor_settings, predictor_settings = _configs(
       flags.FLAGS)
   store = search_store.SearchStore(settings.output_dir)

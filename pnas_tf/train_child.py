@@ -65,8 +65,7 @@ def define_flags() -> None:
 @usage.flag_errors()
 def main(argv):
   """Trains the child; returns the exit status (0 trained, 1 failed)."""
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  usage.no_arguments(argv)
   values = flags.FLAGS
   if not values.cell:
     raise usage.UsageError("--cell is required")

@@ -265,8 +265,7 @@ def _train_and_record(cell, settings, data, net, test_split: str,
 @usage.flag_errors()
 def main(argv):
   """Trains, tests and exports; returns the exit status."""
-  if len(argv) > 1:
-    raise usage.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  usage.no_arguments(argv)
   values = flags.FLAGS
   if not values.cell:
     raise usage.UsageError("--cell is required")

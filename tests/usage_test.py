@@ -109,6 +109,12 @@ class EndingsTest(absltest.TestCase):
                      f"^[^\\n]*: error: Unable to open flagfile: .*{missing}"
                      "'\\n$")
 
+  def test_arguments_after_the_flags_are_refused_by_name(self):
+    usage.no_arguments(["binary"])
+    with self.assertRaisesRegex(usage.UsageError,
+                                "^unexpected arguments: a.png b$"):
+      usage.no_arguments(["binary", "a.png", "b"])
+
 
 class RunBinaryTest(absltest.TestCase):
 

@@ -132,6 +132,12 @@ def run_binary(main) -> None:
   app.run(checked(main), flags_parser=parse_flags)
 
 
+def no_arguments(argv: list[str]) -> None:
+  """Refuses arguments after the flags, for binaries that take flags only."""
+  if len(argv) > 1:
+    raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+
 def check_output_directory(flag: str, path: str,
                            what: str | None = None) -> None:
   """Raises a UsageError naming --<flag> if a run cannot write into `path`.
