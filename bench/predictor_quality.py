@@ -15,6 +15,13 @@ correlation that two training seeds of the same b + 1 cells give each other
 fitted on such children can rank them better. A "-" marks a measure that
 does not exist (too few cells, or an ensemble with fewer cells than members).
 
+--read_orders measures how much a predictor's ranking depends on the order in
+which it reads a cell's blocks. The paper does not fix that order; the search
+reads canonical cells, fits on them, and so does this benchmark. A block's
+input tokens name hidden states, not positions, so a cell read in another
+order is still the same cell: `reversed` reads it last block first, `every`
+predicts the mean over all orders of its blocks (b! of them).
+
 A search's next cells are the ones its own predictor chose, a biased few.
 --pool measures the runs whose children trained alike as one: a PNAS search's
 cells beside a random search's give each b an unbiased next set (the random
@@ -24,6 +31,8 @@ Example:
   python bench/predictor_quality.py
   python bench/predictor_quality.py --pool --run_names=proxy_noise/proxy_e6_n3k,\
 searches/pnas_s0,searches/random_s0
+  python bench/predictor_quality.py --pool --predictor_kinds=lstm,mlp \
+      --read_orders=canonical --read_orders=reversed --read_orders=every
   python bench/predictor_quality.py --run_names=searches/pnas_seed0 \
       --predictor_kinds=lstm,mlp --predictor_seeds=5 --fit_epochs=50
 """
@@ -40,6 +49,7 @@ from absl import flags
 import numpy as np
 
 from pnas_tf.config import predictor_config
+from pnas_tf.predictor import cell_encoding
 from pnas_tf.predictor import predictors
 from pnas_tf.predictor import rank_correlation
 from pnas_tf.space import search_space
@@ -60,6 +70,12 @@ _BATCH_SIZE = flags.DEFINE_integer(
 _WARM_START = flags.DEFINE_boolean(
     "fit_warm_start", predictor_config.PredictorConfig.warm_start,
     "Continue each fit from the previous one's weights.")
+_ORDERS = flags.DEFINE_multi_enum(
+    "read_orders", ["canonical"], ["canonical", "reversed", "every"],
+    "The orders in which a fitted predictor reads each cell's blocks when it "
+    "predicts: canonical (the search's), reversed, or every order (the mean "
+    "prediction over all of them). The fit reads canonical cells, as in a "
+    "search. Only the LSTMs hear the order.")
 _POOL = flags.DEFINE_boolean(
     "pool", False,
     "Measure the runs whose children trained alike (equal child settings) as "
@@ -114,32 +130,63 @@ def seed_ceiling(by_cell: Mapping[str, Sequence[float]]) -> float:
       for i, j in itertools.combinations(range(seeds), 2)]))
 
 
+def block_orders(num_blocks: int, read_order: str) -> list[tuple[int, ...]]:
+  """The orders of a cell's blocks (tuples of canonical positions) that
+  `read_order` stands for."""
+  canonical = tuple(range(num_blocks))
+  if read_order == "canonical":
+    return [canonical]
+  if read_order == "reversed":
+    return [canonical[::-1]]
+  return list(itertools.permutations(canonical))
+
+
+def predict_in_order(predictor: predictors.Predictor,
+                     cells: Sequence[search_space.Cell],
+                     read_order: str) -> np.ndarray:
+  """The predictions for canonical `cells` with their blocks read in
+  `read_order` (for "every", the mean over all orders)."""
+  scores = np.zeros(len(cells))
+  sizes = np.array([cell.num_blocks for cell in cells])
+  for size in np.unique(sizes):
+    rows = np.flatnonzero(sizes == size)
+    tokens = cell_encoding.encode([cells[row] for row in rows])
+    scores[rows] = np.mean(
+        [predictor.predict_tokens(tokens[:, list(order)])
+         for order in block_orders(int(size), read_order)], axis=0)
+  return scores
+
+
 def run_quality(by_cell: Mapping[str, Sequence[float]], kind: str, seed: int,
-                max_blocks: int) -> dict[int, tuple[float, float]]:
-  """(fitted rho, next rho) by b for one predictor, fitted b after b."""
+                max_blocks: int, read_orders: Sequence[str] = ("canonical",)
+                ) -> dict[str, dict[int, tuple[float, float]]]:
+  """(fitted rho, next rho) by read order and b for one predictor, fitted
+  b after b on canonical cells."""
   cells = {text: search_space.Cell.parse(text) for text in by_cell}
   mean = {text: float(np.mean(values)) for text, values in by_cell.items()}
   config = predictor_config.PredictorConfig(
       kind=kind, max_blocks=max_blocks, seed=seed, epochs=_EPOCHS.value,
       batch_size=_BATCH_SIZE.value, warm_start=_WARM_START.value)
   predictor = predictors.Predictor(config)
-  quality = {}
+  quality = {order: {} for order in read_orders}
   for b in range(1, max_blocks):
     fitted = [t for t in cells if cells[t].num_blocks <= b]
     following = [t for t in cells if cells[t].num_blocks == b + 1]
     if len(fitted) < config.num_members:
-      quality[b] = (math.nan, math.nan)
+      for order in read_orders:
+        quality[order][b] = (math.nan, math.nan)
       continue
     predictor.fit([cells[t] for t in fitted], [mean[t] for t in fitted])
 
-    def rho(texts):
+    def rho(texts, order):
       if len(texts) < 2:
         return math.nan
       return rank_correlation.spearman(
-          predictor.predict([cells[t] for t in texts]),
+          predict_in_order(predictor, [cells[t] for t in texts], order),
           [mean[t] for t in texts])
 
-    quality[b] = (rho(fitted), rho(following))
+    for order in read_orders:
+      quality[order][b] = (rho(fitted, order), rho(following, order))
   return quality
 
 
@@ -162,9 +209,9 @@ def main(argv):
     if len(group) > 1:
       print(f"pool {number}: {', '.join(group)}")
   print()
-  print("| run | kind | b | fitted cells | next cells | rho fitted | "
-        "rho next | ceiling |")
-  print("|---|---|---:|---:|---:|---:|---:|---:|")
+  print("| run | kind | read order | b | fitted cells | next cells | "
+        "rho fitted | rho next | ceiling |")
+  print("|---|---|---|---:|---:|---:|---:|---:|---:|")
   for number, group in enumerate(groups, 1):
     by_cell = cell_accuracies([c for c in dataset["children"]
                                if c["run"] in group])
@@ -176,19 +223,20 @@ def _print_rows(label: str, by_cell: Mapping[str, Sequence[float]]) -> None:
   blocks = {t: search_space.Cell.parse(t).num_blocks for t in by_cell}
   max_blocks = max(blocks.values())
   for kind in _KINDS.value:
-    measures = [run_quality(by_cell, kind, seed, max_blocks)
+    measures = [run_quality(by_cell, kind, seed, max_blocks, _ORDERS.value)
                 for seed in range(_SEEDS.value)]
-    for b in range(1, max_blocks):
-      fitted, following = (np.nanmean([m[b][i] for m in measures])
-                           if any(math.isfinite(m[b][i]) for m in measures)
-                           else math.nan for i in (0, 1))
+    for order, b in itertools.product(_ORDERS.value, range(1, max_blocks)):
+      fitted, following = (
+          np.nanmean([m[order][b][i] for m in measures])
+          if any(math.isfinite(m[order][b][i]) for m in measures)
+          else math.nan for i in (0, 1))
       ceiling = seed_ceiling({t: v for t, v in by_cell.items()
                               if blocks[t] == b + 1})
       fitted_cells = sum(n <= b for n in blocks.values())
       next_cells = sum(n == b + 1 for n in blocks.values())
-      print(f"| {label} | {kind} | {b} | {fitted_cells} | {next_cells} | "
-            f"{_text(fitted)} | {_text(following)} | {_text(ceiling)} |")
-
+      print(f"| {label} | {kind} | {order} | {b} | {fitted_cells} | "
+            f"{next_cells} | {_text(fitted)} | {_text(following)} | "
+            f"{_text(ceiling)} |")
 
 if __name__ == "__main__":
   app.run(main)

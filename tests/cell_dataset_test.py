@@ -6,8 +6,12 @@ import math
 import os
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import bench_scripts
+import numpy as np
 
+from pnas_tf.config import predictor_config
+from pnas_tf.predictor import predictors
 from pnas_tf.space import search_space
 
 cell_dataset = bench_scripts.load("cell_dataset")
@@ -51,7 +55,7 @@ class CellDatasetTest(absltest.TestCase):
     self.assertEqual(children[2]["order"], 0)
 
 
-class PredictorQualityTest(absltest.TestCase):
+class PredictorQualityTest(parameterized.TestCase):
 
   def test_the_ceiling_is_the_seeds_mean_rank_correlation(self):
     # Seeds 0 and 1 agree, seed 2 reverses them: rho 1, -1, -1.
@@ -105,9 +109,38 @@ class PredictorQualityTest(absltest.TestCase):
     with absltest.mock.patch.object(predictor_quality, "_EPOCHS") as epochs:
       epochs.value = 30
       quality = predictor_quality.run_quality(by_cell, "mlp", 0, 2)
-    fitted, following = quality[1]
+    fitted, following = quality["canonical"][1]
     self.assertGreater(fitted, 0.5)
     self.assertGreater(following, 0.5)
+
+  def test_block_orders(self):
+    self.assertEqual(predictor_quality.block_orders(3, "canonical"),
+                     [(0, 1, 2)])
+    self.assertEqual(predictor_quality.block_orders(3, "reversed"),
+                     [(2, 1, 0)])
+    self.assertLen(set(predictor_quality.block_orders(3, "every")), 6)
+
+  @parameterized.parameters("lstm", "mlp")
+  def test_reading_order_matters_to_the_lstm_alone(self, kind):
+    cells = search_space.initial_cells(("sep3x3", "max3x3", "identity"))
+    two = list(search_space.expand(cells[0]))[:12]
+    predictor = predictors.Predictor(predictor_config.PredictorConfig(
+        kind=kind, max_blocks=2, epochs=5))
+    fitted = list(cells) + two
+    predictor.fit(fitted,
+                  [0.5 + 0.1 * str(c).count("sep3x3") for c in fitted])
+    mixed = list(cells[:3]) + two
+    canonical, reversed_order, every = (
+        predictor_quality.predict_in_order(predictor, mixed, order)
+        for order in ("canonical", "reversed", "every"))
+    np.testing.assert_allclose(canonical, predictor.predict(mixed), atol=1e-6)
+    # One-block cells read alike in every order.
+    np.testing.assert_allclose(reversed_order[:3], canonical[:3], atol=1e-6)
+    # Two blocks have two orders: "every" is their mean.
+    np.testing.assert_allclose(every, (canonical + reversed_order) / 2,
+                               atol=1e-6)
+    self.assertEqual(np.allclose(reversed_order, canonical, atol=1e-6),
+                     kind == "mlp")
 
 
 if __name__ == "__main__":

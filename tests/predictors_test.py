@@ -49,6 +49,19 @@ class FitTest(parameterized.TestCase):
     other.fit(cells, accuracies)
     self.assertFalse(np.allclose(other.predict(cells), scores, atol=1e-6))
 
+  @parameterized.parameters(("lstm", False), ("mlp", True))
+  def test_only_the_lstm_hears_the_order_of_the_blocks(self, kind, same):
+    cells, accuracies = _records()
+    predictor = predictors.Predictor(_quick(kind))
+    predictor.fit(cells, accuracies)
+    two_block = [cell for cell in cells if cell.num_blocks == 2]
+    tokens = cell_encoding.encode(two_block)
+    np.testing.assert_array_equal(predictor.predict_tokens(tokens),
+                                  predictor.predict(two_block))
+    reversed_order = predictor.predict_tokens(tokens[:, ::-1])
+    self.assertEqual(np.allclose(reversed_order, predictor.predict(two_block),
+                                 atol=1e-6), same)
+
   def test_ensemble_members_each_leave_out_a_different_fifth(self):
     predictor = predictors.Predictor(_quick("mlp_ensemble", ensemble_size=5))
     rows = predictor._member_rows(103, np.random.default_rng(0))

@@ -139,11 +139,17 @@ class Predictor:
     for size in np.unique(sizes):
       rows = np.flatnonzero(sizes == size)
       tokens = cell_encoding.encode([cells[row] for row in rows])
-      scores[rows] = self._predict_tokens(tokens)
+      scores[rows] = self.predict_tokens(tokens)
     return scores
 
-  def _predict_tokens(self, tokens: np.ndarray) -> np.ndarray:
-    """Mean member prediction for cells of one size, encoded unpadded."""
+  def predict_tokens(self, tokens: np.ndarray) -> np.ndarray:
+    """Mean member prediction for cells of one size, encoded unpadded.
+
+    `tokens` is cell_encoding.encode's array, its blocks in any order: a
+    block's input tokens name hidden states, not positions, so reordering a
+    cell's blocks describes the same cell, read in another order. predict()
+    reads every cell in the order it is given (the search: canonical).
+    """
     if self.config.model_kind == "lstm":
       trie = lstm_scoring.PrefixTrie(tokens)
       member_scores = [lstm_scoring.score(model, trie)
