@@ -12,10 +12,11 @@ they were trained. It prints:
     none is random), and the models each run needed to reach it, with the
     mean per strategy over the runs that reached it.
   - the cells of the largest size (B blocks) each strategy trained: how many,
-    their mean accuracy and the mean of their best 5. PNAS chooses its last
-    round's cells with its predictor, random search draws them: at equal
-    size, this shows whether the predictor chose better cells than chance,
-    with less noise than a single best.
+    their mean accuracy and the mean of the best 5 among each run's first m
+    (m: the fewest any run trained; the best of more draws is higher by
+    chance). PNAS chooses its last round's cells with its predictor, random
+    search draws them: at equal size, this shows whether the predictor chose
+    better cells than chance, with less noise than a single best.
 With --plot=<file>.png it also draws the best-so-far curves: each run a thin
 line, each strategy's mean a thick one (pnas_tf/visual/plots.py).
 
@@ -83,23 +84,32 @@ _TOP = 5
 
 def largest_cells_table(grouped: Records) -> list[str]:
   """A markdown table: per strategy, the cells of B blocks its runs trained
-  (the mean and range over the runs that trained any)."""
+  (the mean and range over the runs that trained any).
+
+  The best of more draws is higher by chance alone, so the best _TOP are
+  taken from each run's first m cells of B blocks, in training order, with m
+  the fewest any run trained.
+  """
   largest = max(record.num_blocks for runs in grouped.values()
                 for records in runs.values() for record in records)
+  trained = {strategy: [[r.accuracy for r in sorted(records,
+                                                    key=lambda r: r.order)
+                         if r.ok and r.num_blocks == largest]
+                        for records in runs.values()]
+             for strategy, runs in grouped.items()}
+  first = min((len(accuracies) for runs in trained.values()
+               for accuracies in runs if accuracies), default=0)
   lines = [f"| strategy | {largest}-block cells trained per run | "
-           f"their mean accuracy | mean of their best {_TOP} |",
+           f"their mean accuracy | mean of the best {_TOP} of the first "
+           f"{first} |",
            "|---|---:|---:|---:|"]
-  for strategy, runs in grouped.items():
-    counts, means, tops = [], [], []
-    for records in runs.values():
-      accuracies = sorted((r.accuracy for r in records
-                           if r.ok and r.num_blocks == largest), reverse=True)
-      counts.append(len(accuracies))
-      if accuracies:
-        means.append(float(np.mean(accuracies)))
-        tops.append(float(np.mean(accuracies[:_TOP])))
+  for strategy, runs in trained.items():
+    means = [float(np.mean(a)) for a in runs if a]
+    tops = [float(np.mean(sorted(a[:first], reverse=True)[:_TOP]))
+            for a in runs if a]
     lines.append(f"| {strategy} ({_runs(len(runs))}) | "
-                 f"{np.mean(counts):.0f} | {_spread(means or [math.nan])} | "
+                 f"{np.mean([len(a) for a in runs]):.0f} | "
+                 f"{_spread(means or [math.nan])} | "
                  f"{_spread(tops or [math.nan])} |")
   return lines
 
