@@ -41,6 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 _REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
@@ -559,4 +560,4 @@ if __name__ == "__main__":
   # One child at a time unless asked: its seconds are then a lone child's
   # (the search's default executor trains one at a time too).
   flags.FLAGS.set_default("num_workers", 1)
-  usage.run_binary(main)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)

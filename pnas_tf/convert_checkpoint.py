@@ -41,6 +41,7 @@ import os
 import sys
 import uuid
 
+from absl import app
 from absl import flags
 from absl import logging
 
@@ -252,8 +253,9 @@ def main(argv):
 
 def run():
   """Entry point of `python -m pnas_tf.convert_checkpoint` and its script."""
+  usage.enter_build_working_directory()
   define_flags()
-  usage.run_binary(main)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import sys
 
+from absl import app
 from absl import flags
 
 from pnas_tf.cli import usage
@@ -141,8 +142,9 @@ def main(argv):
 
 def run():
   """Entry point of `python -m pnas_tf.model_summary` and its console script."""
+  usage.enter_build_working_directory()
   define_flags()
-  usage.run_binary(main)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 
 from pnas_tf.cli import usage
@@ -145,8 +146,9 @@ def main(argv):
 
 def run():
   """The entry point of `python -m pnas_tf.predict` and its console script."""
+  usage.enter_build_working_directory()
   define_flags()
-  usage.run_binary(main)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
 
 if __name__ == "__main__":

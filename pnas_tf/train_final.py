@@ -50,6 +50,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 
 from pnas_tf.cli import child_flags
@@ -341,8 +342,9 @@ def _export_path(output_dir: str, model_dir: str) -> str:
 
 def run():
   """Entry point of `python -m pnas_tf.train_final` and its console script."""
+  usage.enter_build_working_directory()
   define_flags()
-  usage.run_binary(main)
+  app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
 
 if __name__ == "__main__":

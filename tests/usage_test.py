@@ -4,7 +4,6 @@ import contextlib
 import errno
 import io
 import os
-import sys
 from unittest import mock
 
 from absl import flags
@@ -116,24 +115,21 @@ class EndingsTest(absltest.TestCase):
       usage.no_arguments(["binary", "a.png", "b"])
 
 
-class RunBinaryTest(absltest.TestCase):
+class BuildWorkingDirectoryTest(absltest.TestCase):
 
-  def test_under_bazel_run_it_works_from_the_users_directory(self):
+  def test_under_bazel_run_a_binary_works_from_the_users_directory(self):
     users = os.path.realpath(self.create_tempdir().full_path)
     self.addCleanup(os.chdir, os.getcwd())
-    seen = []
+    with mock.patch.dict(os.environ, {"BUILD_WORKING_DIRECTORY": users}):
+      usage.enter_build_working_directory()
+    self.assertEqual(os.getcwd(), users)
 
-    def main(argv):
-      seen.append((argv, os.getcwd()))
-      return 0
-
-    with flagsaver.flagsaver(), mock.patch.dict(
-        os.environ, {"BUILD_WORKING_DIRECTORY": users}), mock.patch.object(
-            sys, "argv", ["binary", "input.png"]):
-      with self.assertRaises(SystemExit) as ended:
-        usage.run_binary(main)
-    self.assertEqual(ended.exception.code, 0)
-    self.assertEqual(seen, [(["binary", "input.png"], users)])
+  def test_elsewhere_it_stays_where_it_was_started(self):
+    here = os.getcwd()
+    with mock.patch.dict(os.environ):
+      os.environ.pop("BUILD_WORKING_DIRECTORY", None)
+      usage.enter_build_working_directory()
+    self.assertEqual(os.getcwd(), here)
 
 
 class OutputDirectoryTest(absltest.TestCase):

@@ -10,8 +10,9 @@ Example (in a binary):
     raise usage.UsageError("--cell: unknown operator 'sep4x4' ...")
 
   def run():  # The console script's entry point, and `python -m`'s.
+    usage.enter_build_working_directory()
     define_flags()
-    usage.run_binary(main)
+    app.run(usage.checked(main), flags_parser=usage.parse_flags)
 
   if __name__ == "__main__":
     run()
@@ -22,7 +23,6 @@ import os
 import sys
 from typing import Iterator
 
-from absl import app
 from absl import flags
 
 from pnas_tf.config import errors
@@ -49,7 +49,7 @@ def fail(message: str, status: int = EXIT_USAGE) -> None:
   sys.exit(status)
 
 
-def _enter_build_working_directory() -> None:
+def enter_build_working_directory() -> None:
   """Under `bazel run`, works from the directory bazel was started in.
 
   Bazel runs a binary inside its runfiles tree and names the user's directory
@@ -120,16 +120,6 @@ def checked(main):
     raise AssertionError("unreachable: fail() exits")
 
   return checked_main
-
-
-def run_binary(main) -> None:
-  """Runs `main` as every pnas_tf binary runs, once its flags are defined.
-
-  From the user's directory under `bazel run` too, with absl's flag parsing
-  and bad input reported in one line (parse_flags, checked).
-  """
-  _enter_build_working_directory()
-  app.run(checked(main), flags_parser=parse_flags)
 
 
 def no_arguments(argv: list[str]) -> None:
