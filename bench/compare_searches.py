@@ -2,7 +2,8 @@ r"""Compares searches by the best accuracy found after n trained models.
 
 Reads search output directories (typically runs of PNAS and of the random
 baseline on the same settings, one per seed), groups them by strategy
-(search.json's search_strategy) and takes each one's children in the order
+(search.json's search_strategy, with its predictor where one chose the
+cells: "pnas, mlp_ensemble") and takes each one's children in the order
 they were trained. It prints:
   - for n = 10, 20, ... trained models (--step), per strategy, the best
     validation accuracy reached: the mean and the [min, max] range over the
@@ -47,9 +48,16 @@ _PLOT = flags.DEFINE_string(
 Curves = dict[str, dict[str, list[float]]]
 
 
-def _strategy(directory: str) -> str:
+def strategy_label(directory: str) -> str:
+  """The group a search belongs to: its strategy, with the predictor that
+  chose its cells (random search's draws use none)."""
   with files.open_file(os.path.join(directory, "search.json")) as stream:
-    return json.load(stream)["settings"].get("search_strategy", "?")
+    settings = json.load(stream)["settings"]
+  strategy = settings.get("search_strategy", "?")
+  predictor = settings.get("predictor")
+  if strategy == "random" or predictor is None:
+    return strategy
+  return f"{strategy}, {predictor}"
 
 
 # Strategy -> {directory: its trained children}, in the order given.
@@ -57,7 +65,7 @@ Records = dict[str, dict[str, list[search_store.ChildRecord]]]
 
 
 def records_by_strategy(directories: list[str]) -> Records:
-  """Each directory's trained children, grouped by its search strategy.
+  """Each directory's trained children, grouped by strategy_label.
 
   Raises:
     ValueError: if a directory has no trained child.
@@ -67,7 +75,7 @@ def records_by_strategy(directories: list[str]) -> Records:
     records = list(search_store.SearchStore(directory).records().values())
     if not records:
       raise ValueError(f"{directory}: no trained child yet")
-    grouped.setdefault(_strategy(directory), {})[directory] = records
+    grouped.setdefault(strategy_label(directory), {})[directory] = records
   return grouped
 
 

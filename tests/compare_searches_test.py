@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import json
 import math
 import os
 import shutil
@@ -102,6 +103,26 @@ class CompareSearchesTest(absltest.TestCase):
                           for line in lines), directory)
     self.assertTrue(any(line.startswith("| random | mean | ")
                         for line in lines))
+
+  def _with_predictor(self, directory: str, predictor: str) -> str:
+    """A copy of a search whose settings name `predictor`."""
+    copy = os.path.join(self.create_tempdir().full_path, "copy")
+    shutil.copytree(directory, copy)
+    with open(os.path.join(copy, "search.json")) as stream:
+      saved = json.load(stream)
+    saved["settings"]["predictor"] = predictor
+    with open(os.path.join(copy, "search.json"), "w") as stream:
+      json.dump(saved, stream)
+    return copy
+
+  def test_pnas_runs_are_grouped_by_their_predictor(self):
+    mlp = self._with_predictor(self.pnas, "mlp_ensemble")
+    lstm = self._with_predictor(self.pnas, "lstm_ensemble")
+    # Random search draws its cells: its predictor setting names no group.
+    random = self._with_predictor(self.random[0], "mlp_ensemble")
+    lines = _output([lstm, mlp, random])
+    self.assertIn("| models | pnas, lstm_ensemble (1 run) | "
+                  "pnas, mlp_ensemble (1 run) | random (1 run) |", lines)
 
   def test_plot(self):
     path = os.path.join(self.create_tempdir().full_path, "curves.png")
