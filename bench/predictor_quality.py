@@ -107,9 +107,20 @@ def pools(runs: Mapping[str, Mapping], names: Sequence[str]
 
 
 def cell_accuracies(children: Sequence[Mapping]) -> dict[str, list[float]]:
-  """Each cell's accuracies over its seeds (ok children only)."""
+  """Each cell's accuracies over its trainings (ok children only).
+
+  A record that several runs share (bench/search_seeds.sh's pnas_mlp runs
+  reuse their PNAS twin's one-block children) is one training: it counts
+  once, or it would pass for two seeds that agree exactly.
+  """
   by_cell = collections.defaultdict(list)
+  seen = set()
   for child in children:
+    training = (child["cell"], child.get("seed"), child["accuracy"],
+                child.get("seconds"))
+    if training in seen:
+      continue
+    seen.add(training)
     if child["status"] == "ok" and math.isfinite(child["accuracy"]):
       by_cell[child["cell"]].append(child["accuracy"])
   return dict(by_cell)

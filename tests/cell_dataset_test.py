@@ -98,6 +98,16 @@ class PredictorQualityTest(parameterized.TestCase):
         {"cell": "b", "status": "ok", "accuracy": 0.6}])
     self.assertEqual(by_cell, {"a": [0.5], "b": [0.6]})
 
+  def test_a_record_two_runs_share_counts_once(self):
+    shared = {"cell": "a", "status": "ok", "accuracy": 0.5, "seed": 0,
+              "seconds": 40.0}
+    by_cell = predictor_quality.cell_accuracies([
+        {**shared, "run": "searches/pnas_s0"},
+        {**shared, "run": "searches/pnas_mlp_s0"},
+        # The same cell and seed trained again: a second measurement.
+        {**shared, "run": "proxy_noise/p", "accuracy": 0.52}])
+    self.assertEqual(by_cell, {"a": [0.5, 0.52]})
+
   def test_a_predictor_fitted_on_a_learnable_accuracy_ranks_the_next_cells(
       self):
     # Accuracy grows with the cell's count of sep3x3: easy to learn.
