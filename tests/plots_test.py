@@ -67,6 +67,16 @@ class PlotsTest(parameterized.TestCase):
     png = plots.best_so_far({"pnas": [_CURVE]}, title="PNAS vs random")
     self.assertEqual(png_chunks.title(png), "PNAS vs random")
 
+  def test_a_long_title_wraps_inside_the_image(self):
+    title = "Best validation accuracy so far: " + " vs ".join(
+        f"pnas, predictor_{n}" for n in range(6))
+    png = plots.best_so_far({"pnas": [_CURVE]}, title=title)
+    self.assertEqual(png_chunks.title(png), title)
+    pixels = mpl_image.imread(io.BytesIO(png), format="png")[..., :3]
+    # Unwrapped, the title's ends would be cut by the left and right edges.
+    for column in (0, pixels.shape[1] - 1):
+      np.testing.assert_array_equal(pixels[:, column], 1.0)
+
   @parameterized.named_parameters(
       ("predicted_vs_true", lambda: plots.predicted_vs_true([], [], 1,
                                                             math.nan)),

@@ -40,7 +40,8 @@ def _new_axes(title: str, x_label: str, y_label: str):
   figure = mpl_figure.Figure(figsize=_SIZE_INCHES, dpi=_DPI)
   backend_agg.FigureCanvasAgg(figure)
   axes = figure.add_subplot()
-  axes.set_title(title)
+  # Wrapped at the figure's edge: compare_searches' titles name every group.
+  axes.set_title(title, wrap=True)
   axes.set_xlabel(x_label)
   axes.set_ylabel(y_label)
   axes.grid(True, alpha=0.3)
