@@ -58,6 +58,14 @@ class FlagfilesTest(parameterized.TestCase):
            values.num_cells_per_stack, values.filters, values.learning_rate,
            values.batch_size, values.validation_size),
           ("cifar10", 5, 256, 20, 2, 24, 0.01, 32, 5000))
+      self.assertEqual((values.predictor, values.predictor_ensemble_size),
+                       ("lstm_ensemble", 5))
+
+  def test_proxy_uses_the_predictor_that_ranked_its_children_best(self):
+    # docs/benchmarks.md: on proxy.cfg's real children the MLPs rank unseen
+    # three-block cells far better than the LSTMs.
+    with flagsaver.flagsaver():
+      self.assertEqual(parsed("proxy.cfg").predictor, "mlp_ensemble")
 
   def test_cifar10_final_is_the_papers_protocol(self):
     with flagsaver.flagsaver():
