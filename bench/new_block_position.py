@@ -11,11 +11,16 @@ For each PNAS search directory and round b >= 2, this compares two shares of
 cells whose new block is last in canonical order: among every candidate (each
 one-block extension of the round's parents, the K best trained cells of b - 1
 blocks) and among the K cells the predictor chose (rounds/round_<b>.json).
+It does the same for the cells that read the newest hidden state, the output
+of block b - 1: no cell the predictor was fitted on could read it, so its
+input token's embedding was never trained when the round was scored.
 It reads only the search's records, no predictor.
 
 Example:
   python bench/new_block_position.py bench/data/searches/pnas_s*
 """
+
+from typing import NamedTuple
 
 from absl import app
 
@@ -30,8 +35,27 @@ def new_block_is_last(cell: search_space.Cell,
   return search_space.Cell(blocks[:-1]).canonical() in parents
 
 
-def round_shares(directory: str) -> list[tuple[int, int, float, int, float]]:
-  """(b, candidates, share last, chosen, share last) per round b >= 2."""
+def reads_newest_input(cell: search_space.Cell, num_blocks: int) -> bool:
+  """Whether a block of `cell` reads the output of its block num_blocks - 1,
+  a hidden state no cell of fewer blocks has."""
+  newest = search_space.NUM_CELL_INPUTS + num_blocks - 2
+  return any(newest in (block.in1, block.in2) for block in cell.blocks)
+
+
+class RoundShares(NamedTuple):
+  """One round of a search: its candidates, the cells chosen, and the share
+  of each whose new block is last, or that read the newest input."""
+  b: int
+  candidates: int
+  candidates_new_last: float
+  candidates_newest_input: float
+  chosen: int
+  chosen_new_last: float
+  chosen_newest_input: float
+
+
+def round_shares(directory: str) -> list[RoundShares]:
+  """One RoundShares per round b >= 2."""
   store = search_store.SearchStore(directory)
   settings = store.saved_settings()
   operations = tuple(settings["operations"])
@@ -50,25 +74,33 @@ def round_shares(directory: str) -> list[tuple[int, int, float, int, float]]:
                for _, _, cell in trained[:settings["beam_size"]]}
     candidates = search_space.expand_all(parents, operations)
 
-    def share(cells):
-      return sum(new_block_is_last(c, parents) for c in cells) / len(cells)
+    def share(cells, has):
+      return sum(has(c) for c in cells) / len(cells)
 
-    rows.append((b, len(candidates), share(candidates), len(chosen),
-                 share(chosen)))
+    def last(cell):
+      return new_block_is_last(cell, parents)
+
+    def newest(cell):
+      return reads_newest_input(cell, b)
+
+    rows.append(RoundShares(
+        b, len(candidates), share(candidates, last), share(candidates, newest),
+        len(chosen), share(chosen, last), share(chosen, newest)))
   return rows
 
 
 def main(argv):
   if len(argv) < 2:
     raise app.UsageError("give one or more PNAS search output directories")
-  print("| search | b | candidates | new block last | chosen | "
-        "new block last |")
-  print("|---|---:|---:|---:|---:|---:|")
+  print("| search | b | candidates | new block last | reads newest input | "
+        "chosen | new block last | reads newest input |")
+  print("|---|---:|---:|---:|---:|---:|---:|---:|")
   for directory in argv[1:]:
-    for b, candidates, among_all, chosen, among_chosen in round_shares(
-        directory.rstrip("/")):
-      print(f"| {directory.rstrip('/')} | {b} | {candidates} | "
-            f"{among_all:.2f} | {chosen} | {among_chosen:.2f} |")
+    for row in round_shares(directory.rstrip("/")):
+      print(f"| {directory.rstrip('/')} | {row.b} | {row.candidates} | "
+            f"{row.candidates_new_last:.2f} | "
+            f"{row.candidates_newest_input:.2f} | {row.chosen} | "
+            f"{row.chosen_new_last:.2f} | {row.chosen_newest_input:.2f} |")
 
 
 if __name__ == "__main__":

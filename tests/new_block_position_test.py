@@ -1,5 +1,6 @@
 """Tests for bench/new_block_position.py on a small synthetic search."""
 
+import re
 
 from absl.testing import absltest
 import bench_scripts
@@ -56,15 +57,33 @@ class NewBlockPositionTest(absltest.TestCase):
     parents = {search_space.Cell.parse(r.cell) for r in ones}
     candidates = search_space.expand_all(parents, _OPERATIONS)
     chosen, _ = store.load_round(2)
-    b, count, among_all, num_chosen, among_chosen = rows[0]
-    self.assertEqual((b, count, num_chosen), (2, len(candidates), 4))
+    row = rows[0]
+    self.assertEqual((row.b, row.candidates, row.chosen),
+                     (2, len(candidates), 4))
 
     def share(cells):
       return sum(any(_prefix_says_last(c, p) for p in parents)
                  for c in cells) / len(cells)
 
-    self.assertAlmostEqual(among_all, share(candidates))
-    self.assertAlmostEqual(among_chosen, share(chosen))
+    self.assertAlmostEqual(row.candidates_new_last, share(candidates))
+    self.assertAlmostEqual(row.chosen_new_last, share(chosen))
+
+    def newest(cells):  # Round 2: input 2 is the first block's output.
+      return sum(bool(re.search(r":2(\+|,|$)", str(c)))
+                 for c in cells) / len(cells)
+
+    self.assertAlmostEqual(row.candidates_newest_input, newest(candidates))
+    self.assertAlmostEqual(row.chosen_newest_input, newest(chosen))
+    self.assertBetween(row.candidates_newest_input, 0.01, 0.99)
+
+  def test_reads_newest_input(self):
+    cell = search_space.Cell.parse("sep3x3:0+max3x3:1,identity:2+max3x3:0")
+    self.assertTrue(bench.reads_newest_input(cell, 2))
+    self.assertFalse(bench.reads_newest_input(
+        search_space.Cell.parse("sep3x3:0+max3x3:1,identity:1+max3x3:0"), 2))
+    # Three blocks: the newest input is 3; reading 2 does not count.
+    self.assertFalse(bench.reads_newest_input(search_space.Cell.parse(
+        "sep3x3:0+max3x3:1,identity:2+max3x3:0,sep3x3:2+max3x3:1"), 3))
 
 
 if __name__ == "__main__":
