@@ -35,10 +35,10 @@ def new_block_is_last(cell: search_space.Cell,
   return search_space.Cell(blocks[:-1]).canonical() in parents
 
 
-def reads_newest_input(cell: search_space.Cell, num_blocks: int) -> bool:
-  """Whether a block of `cell` reads the output of its block num_blocks - 1,
-  a hidden state no cell of fewer blocks has."""
-  newest = search_space.NUM_CELL_INPUTS + num_blocks - 2
+def reads_newest_input(cell: search_space.Cell) -> bool:
+  """Whether a block of `cell` (b blocks) reads the output of its block
+  b - 1, a hidden state no cell of fewer blocks has."""
+  newest = search_space.NUM_CELL_INPUTS + len(cell.blocks) - 2
   return any(newest in (block.in1, block.in2) for block in cell.blocks)
 
 
@@ -80,12 +80,10 @@ def round_shares(directory: str) -> list[RoundShares]:
     def last(cell):
       return new_block_is_last(cell, parents)
 
-    def newest(cell):
-      return reads_newest_input(cell, b)
-
     rows.append(RoundShares(
-        b, len(candidates), share(candidates, last), share(candidates, newest),
-        len(chosen), share(chosen, last), share(chosen, newest)))
+        b, len(candidates), share(candidates, last),
+        share(candidates, reads_newest_input), len(chosen),
+        share(chosen, last), share(chosen, reads_newest_input)))
   return rows
 
 

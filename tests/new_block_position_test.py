@@ -78,12 +78,12 @@ class NewBlockPositionTest(absltest.TestCase):
 
   def test_reads_newest_input(self):
     cell = search_space.Cell.parse("sep3x3:0+max3x3:1,identity:2+max3x3:0")
-    self.assertTrue(bench.reads_newest_input(cell, 2))
+    self.assertTrue(bench.reads_newest_input(cell))
     self.assertFalse(bench.reads_newest_input(
-        search_space.Cell.parse("sep3x3:0+max3x3:1,identity:1+max3x3:0"), 2))
+        search_space.Cell.parse("sep3x3:0+max3x3:1,identity:1+max3x3:0")))
     # Three blocks: the newest input is 3; reading 2 does not count.
     self.assertFalse(bench.reads_newest_input(search_space.Cell.parse(
-        "sep3x3:0+max3x3:1,identity:2+max3x3:0,sep3x3:2+max3x3:1"), 3))
+        "sep3x3:0+max3x3:1,identity:2+max3x3:0,sep3x3:2+max3x3:1")))
 
 
 if __name__ == "__main__":
